@@ -1,0 +1,3 @@
+"""dialerd: an outbound dialer daemon for Asterisk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow ``python -m dialerd``."""
+
+from dialerd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Thin I/O adapters at the edge: AMI, store, MQTT, metrics, systemd."""

@@ -1,0 +1,1 @@
+"""The pure domain: state machines, pacing, scheduling and compliance (stdlib only)."""

@@ -1,0 +1,1 @@
+"""Simulators: an AMI-speaking Asterisk over TCP and a virtual-time pacing simulator."""
