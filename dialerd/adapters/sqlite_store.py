@@ -1,0 +1,1185 @@
+"""The SQLite store: the single source of truth for everything dialerd knows.
+
+One ``aiosqlite`` connection per process, in WAL mode with ``synchronous=NORMAL`` (a
+commit survives a crash of dialerd; readers never block the writer), foreign keys on and a
+busy timeout so that the CLI and the daemon can share the file. Every operation that
+changes data runs in one ``BEGIN IMMEDIATE`` transaction under an asyncio lock, so an
+operation either happens whole or not at all, and two coroutines never interleave
+statements in one transaction. The schema is migrated on open (see ``schema.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from dialerd.adapters.schema import MIGRATIONS, SCHEMA_VERSION
+from dialerd.core.model import (
+    Agent,
+    BusinessHours,
+    Campaign,
+    CampaignSettings,
+    CampaignState,
+    Contact,
+    ContactFilter,
+    ContactStatus,
+    DedupeKey,
+    DialMode,
+    DncList,
+    ResultCode,
+    RunWindow,
+    ScheduleException,
+)
+from dialerd.errors import ConflictError, NotFoundError, UsageError
+
+_SETTINGS_DATES = ("start_date", "end_date")
+
+
+def _ts(moment: dt.datetime) -> float:
+    if moment.tzinfo is None:
+        raise ValueError("times given to the store must be timezone-aware")
+    return moment.timestamp()
+
+
+def _dt(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def settings_to_json(s: CampaignSettings) -> str:
+    """Serialise campaign settings (all but the name, which has its own column)."""
+    data = asdict(s)
+    data.pop("name")
+    for key in _SETTINGS_DATES:
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    data["ami_servers"] = list(data["ami_servers"])
+    return json.dumps(data, sort_keys=True)
+
+
+def settings_from_json(name: str, text: str) -> CampaignSettings:
+    """Rebuild campaign settings; keys unknown to this version are ignored on read."""
+    data: dict[str, Any] = json.loads(text)
+    known = set(CampaignSettings.__dataclass_fields__)
+    data = {k: v for k, v in data.items() if k in known}
+    for key in _SETTINGS_DATES:
+        if data.get(key):
+            data[key] = dt.date.fromisoformat(data[key])
+    if "ami_servers" in data:
+        data["ami_servers"] = tuple(data["ami_servers"])
+    if "dial_mode" in data:
+        data["dial_mode"] = DialMode(data["dial_mode"])
+    if "dedupe_key" in data:
+        data["dedupe_key"] = DedupeKey(data["dedupe_key"])
+    return CampaignSettings(name=name, **data)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """A parsed, normalised contact ready to be stored (the importer's output)."""
+
+    phone: str
+    dedupe_key: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    company: str = ""
+    account: str = ""
+    owner: str = ""
+    timezone: str = ""
+    custom: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one import batch did."""
+
+    imported: int
+    merged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """A row of the ``imports`` table: where a resumable import stands."""
+
+    id: int
+    campaign_id: int
+    source: str
+    fingerprint: str
+    options: str
+    state: str
+    rows_read: int
+    rows_imported: int
+    rows_merged: int
+    rows_rejected: int
+    byte_offset: int
+
+
+_CONTACT_COLUMNS = (
+    "c.id, cc.campaign_id, c.phone, c.first_name, c.last_name, c.email, c.company, c.account,"
+    " cc.owner, c.timezone, c.custom, cc.status, cc.attempts, cc.last_result, cc.last_call_at,"
+    " cc.next_attempt_at, cc.trashed"
+)
+
+
+def _contact(row: sqlite3.Row | tuple[Any, ...]) -> Contact:
+    return Contact(
+        id=row[0],
+        campaign_id=row[1],
+        phone=row[2],
+        first_name=row[3],
+        last_name=row[4],
+        email=row[5],
+        company=row[6],
+        account=row[7],
+        owner=row[8],
+        timezone=row[9],
+        custom=json.loads(row[10]),
+        status=ContactStatus(row[11]),
+        attempts=row[12],
+        last_result=row[13],
+        last_call_at=_dt(row[14]),
+        next_attempt_at=_dt(row[15]) if row[15] else None,
+        trashed=bool(row[16]),
+    )
+
+
+def filter_sql(f: ContactFilter) -> tuple[str, list[Any]]:
+    """The WHERE fragment (over ``cc`` memberships joined to ``c`` contacts) for a filter."""
+    where = ["cc.trashed = ?"]
+    params: list[Any] = [1 if f.trashed else 0]
+    if f.status is not None:
+        if not f.status:
+            return "0", []
+        where.append(f"cc.status IN ({','.join('?' * len(f.status))})")
+        params.extend(sorted(s.value for s in f.status))
+    if f.owner is not None:
+        where.append("cc.owner = ?")
+        params.append(f.owner)
+    if f.unowned:
+        where.append("cc.owner = ''")
+    if f.min_attempts is not None:
+        where.append("cc.attempts >= ?")
+        params.append(f.min_attempts)
+    if f.max_attempts is not None:
+        where.append("cc.attempts <= ?")
+        params.append(f.max_attempts)
+    if f.last_result is not None:
+        where.append("cc.last_result = ?")
+        params.append(f.last_result)
+    if f.called_before is not None:
+        where.append("cc.last_call_at < ?")
+        params.append(_ts(f.called_before))
+    if f.called_after is not None:
+        where.append("cc.last_call_at >= ?")
+        params.append(_ts(f.called_after))
+    if f.never_called:
+        where.append("cc.last_call_at IS NULL")
+    if f.phone_prefix is not None:
+        where.append("substr(c.phone, 1, ?) = ?")
+        params.extend([len(f.phone_prefix), f.phone_prefix])
+    for key, value in sorted(f.custom.items()):
+        if '"' in key or "\\" in key:
+            raise UsageError(f"custom field name {key!r} cannot contain quotes or backslashes")
+        where.append("json_extract(c.custom, ?) = ?")
+        params.extend([f'$."{key}"', value])
+    return " AND ".join(where), params
+
+
+class SqliteStore:
+    """The SQLite implementation of :class:`dialerd.ports.Store`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path, *, busy_timeout_ms: int = 5000) -> SqliteStore:
+        """Open (creating if needed) and migrate the database at ``path``."""
+        p = Path(path)
+        if p.parent and not p.parent.exists():
+            raise UsageError(f"{p}: the directory {p.parent} does not exist")
+        db = await aiosqlite.connect(p, isolation_level=None)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            store = cls(db, p)
+            await store._migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the connection; pending writes were committed by their operations."""
+        await self._db.close()
+
+    async def __aenter__(self) -> SqliteStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        """The database's migration version."""
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise UsageError(
+                f"{self.path}: database schema {version} is newer than this dialerd "
+                f"({SCHEMA_VERSION}); upgrade dialerd"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            async with self._tx() as db:
+                for statement in _split_sql(MIGRATIONS[target - 1]):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {target}")
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            yield self._db
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        async with self._read() as db, db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else tuple(row)
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self._read() as db, db.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [tuple(r) for r in rows]
+
+    # -- campaigns ----------------------------------------------------------------------
+
+    async def create_campaign(
+        self, settings: CampaignSettings, *, now: dt.datetime, max_campaigns: int
+    ) -> Campaign:
+        """Insert a campaign (state ``inactive``); refuse a taken name or one too many."""
+        async with self._tx() as db:
+            async with db.execute("SELECT count(*) FROM campaigns") as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            if row[0] >= max_campaigns:
+                raise ConflictError(
+                    f"the campaign limit ({max_campaigns}) is reached; delete one or raise "
+                    "limits.max_campaigns"
+                )
+            try:
+                cur2 = await db.execute(
+                    "INSERT INTO campaigns (name, state, settings, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (
+                        settings.name,
+                        CampaignState.INACTIVE.value,
+                        settings_to_json(settings),
+                        _ts(now),
+                        _ts(now),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"a campaign named {settings.name!r} exists") from None
+            campaign_id = cur2.lastrowid
+        assert campaign_id is not None
+        return Campaign(campaign_id, CampaignState.INACTIVE, settings, now, now)
+
+    async def get_campaign(self, ref: int | str) -> Campaign:
+        """A campaign by id or by exact name."""
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            row = await self._one(
+                "SELECT id, name, state, settings, created_at, updated_at FROM campaigns"
+                " WHERE id = ?",
+                (int(ref),),
+            )
+        else:
+            row = None
+        if row is None and isinstance(ref, str):
+            row = await self._one(
+                "SELECT id, name, state, settings, created_at, updated_at FROM campaigns"
+                " WHERE name = ?",
+                (ref,),
+            )
+        if row is None:
+            raise NotFoundError(f"no campaign {ref!r}")
+        return _campaign(row)
+
+    async def list_campaigns(self) -> list[Campaign]:
+        """Every campaign, by id."""
+        rows = await self._all(
+            "SELECT id, name, state, settings, created_at, updated_at FROM campaigns ORDER BY id"
+        )
+        return [_campaign(r) for r in rows]
+
+    async def update_campaign(
+        self, campaign_id: int, settings: CampaignSettings, *, now: dt.datetime
+    ) -> Campaign:
+        """Replace a campaign's settings unless it is running (checked in the same write)."""
+        async with self._tx() as db:
+            try:
+                cur = await db.execute(
+                    "UPDATE campaigns SET name = ?, settings = ?, updated_at = ?"
+                    " WHERE id = ? AND state != 'running'",
+                    (settings.name, settings_to_json(settings), _ts(now), campaign_id),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"a campaign named {settings.name!r} exists") from None
+            if cur.rowcount == 0:
+                await _raise_missing_or_running(db, campaign_id)
+        return await self.get_campaign(campaign_id)
+
+    async def set_campaign_state(
+        self,
+        campaign_id: int,
+        expected: CampaignState,
+        new: CampaignState,
+        *,
+        now: dt.datetime,
+    ) -> Campaign:
+        """Move a campaign from ``expected`` to ``new``; a concurrent change is a conflict."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE campaigns SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (new.value, _ts(now), campaign_id, expected.value),
+            )
+            if cur.rowcount == 0:
+                raise ConflictError(f"campaign {campaign_id} is no longer {expected.value}")
+        return await self.get_campaign(campaign_id)
+
+    async def delete_campaign(self, campaign_id: int) -> None:
+        """Delete a stopped campaign with its lists, schedules, windows and memberships.
+
+        Contacts stay (they may belong to other campaigns) and so does call history.
+        """
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT state FROM campaigns WHERE id = ?", (campaign_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFoundError(f"no campaign {campaign_id}")
+            if row[0] == CampaignState.RUNNING.value:
+                raise ConflictError(f"campaign {campaign_id} is running: pause or stop it first")
+            await db.execute(
+                "DELETE FROM dnc_numbers WHERE list_id IN"
+                " (SELECT id FROM dnc_lists WHERE campaign_id = ?)",
+                (campaign_id,),
+            )
+            await db.execute("DELETE FROM campaigns WHERE id = ?", (campaign_id,))
+
+    # -- schedules ----------------------------------------------------------------------
+
+    async def set_business_hours(self, campaign_id: int, hours: Iterable[BusinessHours]) -> None:
+        """Replace the weekly schedule; refused while the campaign runs."""
+        async with self._tx() as db:
+            await _require_not_running(db, campaign_id)
+            await db.execute("DELETE FROM business_hours WHERE campaign_id = ?", (campaign_id,))
+            await db.executemany(
+                'INSERT INTO business_hours (campaign_id, weekday, start, "end")'
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (
+                        campaign_id,
+                        h.weekday,
+                        h.start.isoformat("minutes"),
+                        h.end.isoformat("minutes"),
+                    )
+                    for h in hours
+                ],
+            )
+
+    async def business_hours(self, campaign_id: int) -> list[BusinessHours]:
+        """The weekly schedule, by weekday and start."""
+        await self.get_campaign(campaign_id)
+        rows = await self._all(
+            'SELECT weekday, start, "end" FROM business_hours WHERE campaign_id = ?'
+            " ORDER BY weekday, start",
+            (campaign_id,),
+        )
+        return [
+            BusinessHours(r[0], dt.time.fromisoformat(r[1]), dt.time.fromisoformat(r[2]))
+            for r in rows
+        ]
+
+    async def put_exception(self, campaign_id: int, exc: ScheduleException) -> None:
+        """Add or replace the exception for one date."""
+        async with self._tx() as db:
+            await _require_not_running(db, campaign_id)
+            await db.execute(
+                "INSERT OR REPLACE INTO schedule_exceptions"
+                ' (campaign_id, day, closed, start, "end", note) VALUES (?, ?, ?, ?, ?, ?)',
+                (
+                    campaign_id,
+                    exc.day.isoformat(),
+                    int(exc.closed),
+                    exc.start.isoformat("minutes") if exc.start else None,
+                    exc.end.isoformat("minutes") if exc.end else None,
+                    exc.note,
+                ),
+            )
+
+    async def delete_exception(self, campaign_id: int, day: dt.date) -> None:
+        """Remove the exception for one date."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM schedule_exceptions WHERE campaign_id = ? AND day = ?",
+                (campaign_id, day.isoformat()),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"campaign {campaign_id} has no exception on {day}")
+
+    async def exceptions(self, campaign_id: int) -> list[ScheduleException]:
+        """Dated exceptions, by date."""
+        rows = await self._all(
+            'SELECT day, closed, start, "end", note FROM schedule_exceptions'
+            " WHERE campaign_id = ? ORDER BY day",
+            (campaign_id,),
+        )
+        return [
+            ScheduleException(
+                dt.date.fromisoformat(r[0]),
+                bool(r[1]),
+                dt.time.fromisoformat(r[2]) if r[2] else None,
+                dt.time.fromisoformat(r[3]) if r[3] else None,
+                r[4],
+            )
+            for r in rows
+        ]
+
+    async def add_run_window(
+        self, campaign_id: int, start: dt.date, end: dt.date, note: str = ""
+    ) -> RunWindow:
+        """Add a dated batch (inclusive) during which the campaign may dial."""
+        async with self._tx() as db:
+            await _require_not_running(db, campaign_id)
+            cur = await db.execute(
+                'INSERT INTO run_windows (campaign_id, start, "end", note) VALUES (?, ?, ?, ?)',
+                (campaign_id, start.isoformat(), end.isoformat(), note),
+            )
+        assert cur.lastrowid is not None
+        return RunWindow(cur.lastrowid, start, end, note)
+
+    async def delete_run_window(self, campaign_id: int, window_id: int) -> None:
+        """Remove a run window."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM run_windows WHERE campaign_id = ? AND id = ?",
+                (campaign_id, window_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"campaign {campaign_id} has no run window {window_id}")
+
+    async def run_windows(self, campaign_id: int) -> list[RunWindow]:
+        """The run windows, by start date."""
+        rows = await self._all(
+            'SELECT id, start, "end", note FROM run_windows WHERE campaign_id = ?'
+            " ORDER BY start, id",
+            (campaign_id,),
+        )
+        return [
+            RunWindow(r[0], dt.date.fromisoformat(r[1]), dt.date.fromisoformat(r[2]), r[3])
+            for r in rows
+        ]
+
+    # -- contacts -----------------------------------------------------------------------
+
+    async def add_contacts(
+        self,
+        campaign_id: int,
+        rows: Sequence[ContactRow],
+        *,
+        now: dt.datetime,
+        import_id: int | None = None,
+        progress: Mapping[str, int] | None = None,
+    ) -> BatchResult:
+        """Add a batch of contacts to a campaign in one transaction.
+
+        A row whose dedupe key the campaign already has is merged into that contact:
+        non-empty fields of the new row win, custom fields are combined. When
+        ``import_id`` is given, the import's checkpoint (``progress``) is written in the
+        same transaction, so a crash never leaves rows without their checkpoint.
+        """
+        merged_rows = _merge_in_batch(rows)
+        async with self._tx() as db:
+            existing: dict[str, int] = {}
+            keys = list(merged_rows)
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                async with db.execute(
+                    "SELECT dedupe_key, contact_id FROM campaign_contacts"
+                    f" WHERE campaign_id = ? AND dedupe_key IN ({','.join('?' * len(part))})",
+                    [campaign_id, *part],
+                ) as cur:
+                    existing.update({k: cid async for k, cid in cur})
+            if existing:
+                await _merge_existing(db, merged_rows, existing)
+            fresh = [merged_rows[k] for k in keys if k not in existing]
+            if fresh:
+                await _insert_fresh(db, campaign_id, fresh, _ts(now))
+            if import_id is not None and progress is not None:
+                await db.execute(
+                    "UPDATE imports SET rows_read = ?, rows_imported = rows_imported + ?,"
+                    " rows_merged = rows_merged + ?, rows_rejected = ?, byte_offset = ?"
+                    " WHERE id = ?",
+                    (
+                        progress["rows_read"],
+                        len(fresh),
+                        len(rows) - len(fresh),
+                        progress["rows_rejected"],
+                        progress["byte_offset"],
+                        import_id,
+                    ),
+                )
+        return BatchResult(imported=len(fresh), merged=len(rows) - len(fresh))
+
+    async def contacts(
+        self,
+        campaign_id: int,
+        f: ContactFilter = ContactFilter(),  # noqa: B008 - frozen, safe to share
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Contact]:
+        """The campaign's contacts matching ``f``, in list order."""
+        where, params = filter_sql(f)
+        sql = (
+            f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts cc JOIN contacts c"
+            f" ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND {where}"
+            " ORDER BY cc.position"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        rows = await self._all(sql, [campaign_id, *params])
+        return [_contact(r) for r in rows]
+
+    async def iter_contacts(
+        self,
+        campaign_id: int,
+        f: ContactFilter = ContactFilter(),  # noqa: B008 - frozen, safe to share
+        *,
+        page: int = 5000,
+    ) -> AsyncIterator[Contact]:
+        """Stream the campaign's matching contacts in list order, a page at a time."""
+        where, params = filter_sql(f)
+        last = -1
+        while True:
+            rows = await self._all(
+                f"SELECT {_CONTACT_COLUMNS}, cc.position FROM campaign_contacts cc"
+                " JOIN contacts c ON c.id = cc.contact_id"
+                f" WHERE cc.campaign_id = ? AND cc.position > ? AND {where}"
+                f" ORDER BY cc.position LIMIT {int(page)}",
+                [campaign_id, last, *params],
+            )
+            for r in rows:
+                yield _contact(r)
+            if len(rows) < page:
+                return
+            last = rows[-1][-1]
+
+    async def count_contacts(
+        self,
+        campaign_id: int,
+        f: ContactFilter = ContactFilter(),  # noqa: B008 - frozen, safe to share
+    ) -> int:
+        """How many of the campaign's contacts match ``f``."""
+        where, params = filter_sql(f)
+        row = await self._one(
+            "SELECT count(*) FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id"
+            f" WHERE cc.campaign_id = ? AND {where}",
+            [campaign_id, *params],
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def bulk_update(
+        self, campaign_id: int, f: ContactFilter, assignments: Mapping[str, Any]
+    ) -> int:
+        """Set membership columns (``owner``, ``status``, ``trashed``) on matching contacts."""
+        allowed = {"owner", "status", "trashed", "next_attempt_at"}
+        if not assignments or set(assignments) - allowed:
+            raise UsageError(f"bulk update may set only {sorted(allowed)}")
+        where, params = filter_sql(f)
+        sets = ", ".join(f"{k} = ?" for k in sorted(assignments))
+        values = [assignments[k] for k in sorted(assignments)]
+        async with self._tx() as db:
+            cur = await db.execute(
+                f"UPDATE campaign_contacts SET {sets} WHERE campaign_id = ? AND rowid IN"
+                " (SELECT cc.rowid FROM campaign_contacts cc JOIN contacts c"
+                f" ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND {where})",
+                [*values, campaign_id, campaign_id, *params],
+            )
+            return cur.rowcount
+
+    async def remove_contacts(self, campaign_id: int, f: ContactFilter, *, invert: bool) -> int:
+        """Remove matching memberships (or, with ``invert``, every one not matching).
+
+        Contact records stay: they may belong to other campaigns and to call history.
+        """
+        where, params = filter_sql(f)
+        inner = (
+            "SELECT cc.rowid FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id"
+            f" WHERE cc.campaign_id = ? AND {where}"
+        )
+        op = "NOT IN" if invert else "IN"
+        async with self._tx() as db:
+            await _require_not_running(db, campaign_id)
+            cur = await db.execute(
+                f"DELETE FROM campaign_contacts WHERE campaign_id = ? AND rowid {op} ({inner})",
+                [campaign_id, campaign_id, *params],
+            )
+            return cur.rowcount
+
+    async def copy_contacts(
+        self, source_id: int, f: ContactFilter, target_id: int, *, target_key: DedupeKey
+    ) -> BatchResult:
+        """Add the matching contacts of one campaign to another, as new, unattempted members.
+
+        A contact whose dedupe key the target already has is counted as merged.
+        """
+        if source_id == target_id:
+            raise UsageError("copy: the source and target campaigns are the same")
+        where, params = filter_sql(f)
+        key_expr = {
+            DedupeKey.NUMBER: "c.phone",
+            DedupeKey.EMAIL: "lower(c.email)",
+            DedupeKey.ACCOUNT: "c.account",
+        }[target_key]
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT coalesce(max(position), 0) FROM campaign_contacts WHERE campaign_id = ?",
+                (target_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            base = int(row[0])
+            async with db.execute(
+                "SELECT count(*) FROM campaign_contacts cc JOIN contacts c"
+                f" ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND {where}",
+                [source_id, *params],
+            ) as cur:
+                total_row = await cur.fetchone()
+            assert total_row is not None
+            cur2 = await db.execute(
+                "INSERT OR IGNORE INTO campaign_contacts (campaign_id, contact_id, dedupe_key,"
+                f" position, owner) SELECT ?, c.id, {key_expr},"
+                " ? + row_number() OVER (ORDER BY cc.position), cc.owner"
+                " FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id"
+                f" WHERE cc.campaign_id = ? AND {where} AND {key_expr} != ''",
+                [target_id, base, source_id, *params],
+            )
+            added = max(cur2.rowcount, 0)
+        return BatchResult(imported=added, merged=int(total_row[0]) - added)
+
+    async def claim_next(
+        self, campaign_id: int, *, now: dt.datetime, claimer: str
+    ) -> Contact | None:
+        """Atomically take the next dialable contact of a campaign, or ``None``.
+
+        One UPDATE … RETURNING picks and marks the contact, so two callers (tasks,
+        processes) can never be handed the same one.
+        """
+        async with self._tx() as db:
+            async with db.execute(
+                "UPDATE campaign_contacts SET status = 'claimed', claimed_by = ?,"
+                " claimed_at = ? WHERE rowid = (SELECT rowid FROM campaign_contacts"
+                " WHERE campaign_id = ? AND trashed = 0 AND status IN ('new', 'retry')"
+                " AND next_attempt_at <= ? ORDER BY next_attempt_at, position LIMIT 1)"
+                " RETURNING contact_id",
+                (claimer, _ts(now), campaign_id, _ts(now)),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            async with db.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts cc JOIN contacts c"
+                " ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND cc.contact_id = ?",
+                (campaign_id, row[0]),
+            ) as cur:
+                full = await cur.fetchone()
+        assert full is not None
+        return _contact(tuple(full))
+
+    # -- imports ------------------------------------------------------------------------
+
+    async def start_import(
+        self, campaign_id: int, source: str, fingerprint: str, options: str, *, now: dt.datetime
+    ) -> ImportJob:
+        """Record a new import, or return the unfinished one for the same file and options."""
+        async with self._tx() as db:
+            async with db.execute(
+                "SELECT id FROM imports WHERE campaign_id = ? AND fingerprint = ?"
+                " AND options = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+                (campaign_id, fingerprint, options),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                cur2 = await db.execute(
+                    "INSERT INTO imports (campaign_id, source, fingerprint, options, state,"
+                    " started_at) VALUES (?, ?, ?, ?, 'running', ?)",
+                    (campaign_id, source, fingerprint, options, _ts(now)),
+                )
+                job_id = cur2.lastrowid
+            else:
+                job_id = row[0]
+        assert job_id is not None
+        return await self.get_import(job_id)
+
+    async def get_import(self, import_id: int) -> ImportJob:
+        """An import's record."""
+        row = await self._one(
+            "SELECT id, campaign_id, source, fingerprint, options, state, rows_read,"
+            " rows_imported, rows_merged, rows_rejected, byte_offset FROM imports WHERE id = ?",
+            (import_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no import {import_id}")
+        return ImportJob(*row)
+
+    async def finish_import(
+        self, import_id: int, *, now: dt.datetime, rows_read: int, rows_rejected: int
+    ) -> ImportJob:
+        """Mark an import complete."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE imports SET state = 'done', finished_at = ?, rows_read = ?,"
+                " rows_rejected = ? WHERE id = ?",
+                (_ts(now), rows_read, rows_rejected, import_id),
+            )
+        return await self.get_import(import_id)
+
+    # -- do-not-call --------------------------------------------------------------------
+
+    async def create_dnc_list(
+        self, name: str, campaign_id: int | None, *, now: dt.datetime, replace_existing: bool
+    ) -> tuple[int, int | None]:
+        """Create a list; returns (new id, id of the list it will replace, if any).
+
+        With ``replace_existing`` a list of that name is kept until :meth:`commit_dnc_list`
+        swaps it out, so the numbers never stop being honoured during a re-upload.
+        """
+        if not 1 <= len(name) <= 100:
+            raise UsageError("name: a list name must be 1 to 100 characters")
+        async with self._tx() as db:
+            if campaign_id is not None:
+                await _require_campaign(db, campaign_id)
+            async with db.execute(
+                "SELECT id FROM dnc_lists WHERE coalesce(campaign_id, 0) = ? AND name = ?",
+                (campaign_id or 0, name),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is not None and not replace_existing:
+                raise ConflictError(f"a do-not-call list named {name!r} exists; use --replace")
+            pending = f"\x00pending:{name}:{_ts(now)}"
+            cur2 = await db.execute(
+                "INSERT INTO dnc_lists (campaign_id, name, numbers, uploaded_at)"
+                " VALUES (?, ?, 0, ?)",
+                (campaign_id, pending, _ts(now)),
+            )
+        assert cur2.lastrowid is not None
+        return cur2.lastrowid, (row[0] if row is not None else None)
+
+    async def add_dnc_numbers(self, list_id: int, numbers: Sequence[str]) -> None:
+        """Add a batch of normalised numbers to a list being uploaded."""
+        async with self._tx() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO dnc_numbers (number, list_id) VALUES (?, ?)",
+                [(n, list_id) for n in numbers],
+            )
+
+    async def commit_dnc_list(
+        self, list_id: int, name: str, replaces: int | None, *, now: dt.datetime
+    ) -> DncList:
+        """Give an uploaded list its name, dropping the list it replaces, in one step."""
+        async with self._tx() as db:
+            if replaces is not None:
+                await db.execute("DELETE FROM dnc_numbers WHERE list_id = ?", (replaces,))
+                await db.execute("DELETE FROM dnc_lists WHERE id = ?", (replaces,))
+            async with db.execute(
+                "SELECT count(*) FROM dnc_numbers WHERE list_id = ?", (list_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            await db.execute(
+                "UPDATE dnc_lists SET name = ?, numbers = ?, uploaded_at = ? WHERE id = ?",
+                (name, row[0], _ts(now), list_id),
+            )
+        return await self.get_dnc_list(list_id)
+
+    async def abort_dnc_list(self, list_id: int) -> None:
+        """Drop a list whose upload failed."""
+        async with self._tx() as db:
+            await db.execute("DELETE FROM dnc_numbers WHERE list_id = ?", (list_id,))
+            await db.execute("DELETE FROM dnc_lists WHERE id = ?", (list_id,))
+
+    async def get_dnc_list(self, list_id: int) -> DncList:
+        """A list by id."""
+        row = await self._one(
+            "SELECT id, name, campaign_id, numbers, uploaded_at FROM dnc_lists WHERE id = ?",
+            (list_id,),
+        )
+        if row is None or row[1].startswith("\x00"):
+            raise NotFoundError(f"no do-not-call list {list_id}")
+        return DncList(row[0], row[1], row[2], row[3], _dt(row[4]) or dt.datetime.now(dt.UTC))
+
+    async def dnc_lists(self, campaign_id: int | None = None) -> list[DncList]:
+        """Lists: all of them, or the global ones plus one campaign's."""
+        sql = "SELECT id, name, campaign_id, numbers, uploaded_at FROM dnc_lists"
+        params: list[Any] = []
+        if campaign_id is not None:
+            sql += " WHERE campaign_id IS NULL OR campaign_id = ?"
+            params.append(campaign_id)
+        rows = await self._all(sql + " ORDER BY id", params)
+        return [
+            DncList(r[0], r[1], r[2], r[3], _dt(r[4]) or dt.datetime.now(dt.UTC))
+            for r in rows
+            if not r[1].startswith("\x00")
+        ]
+
+    async def delete_dnc_list(self, list_id: int) -> None:
+        """Delete a list and its numbers."""
+        await self.get_dnc_list(list_id)
+        async with self._tx() as db:
+            await db.execute("DELETE FROM dnc_numbers WHERE list_id = ?", (list_id,))
+            await db.execute("DELETE FROM dnc_lists WHERE id = ?", (list_id,))
+
+    async def dnc_matches(self, keys: Sequence[str], campaign_id: int | None) -> list[DncList]:
+        """The committed lists (global, and the campaign's) that hold any of ``keys``."""
+        if not keys:
+            return []
+        rows = await self._all(
+            "SELECT DISTINCT l.id, l.name, l.campaign_id, l.numbers, l.uploaded_at"
+            " FROM dnc_numbers n JOIN dnc_lists l ON l.id = n.list_id"
+            f" WHERE n.number IN ({','.join('?' * len(keys))})"
+            " AND (l.campaign_id IS NULL OR l.campaign_id = ?) ORDER BY l.id",
+            [*keys, campaign_id if campaign_id is not None else -1],
+        )
+        return [
+            DncList(r[0], r[1], r[2], r[3], _dt(r[4]) or dt.datetime.now(dt.UTC))
+            for r in rows
+            if not r[1].startswith("\x00")
+        ]
+
+    # -- results ------------------------------------------------------------------------
+
+    async def add_result(self, r: ResultCode) -> ResultCode:
+        """Add a result (disposition) to a campaign; the name is unique in the campaign."""
+        async with self._tx() as db:
+            await _require_campaign(db, r.campaign_id)
+            try:
+                cur = await db.execute(
+                    "INSERT INTO results (campaign_id, name, is_contact, is_complete,"
+                    " is_success, memo, display_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        r.campaign_id,
+                        r.name,
+                        int(r.is_contact),
+                        int(r.is_complete),
+                        int(r.is_success),
+                        r.memo,
+                        r.display_order,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"campaign {r.campaign_id} has a result {r.name!r}") from None
+        assert cur.lastrowid is not None
+        return replace(r, id=cur.lastrowid)
+
+    async def update_result(self, r: ResultCode) -> ResultCode:
+        """Replace a result's fields."""
+        async with self._tx() as db:
+            try:
+                cur = await db.execute(
+                    "UPDATE results SET name = ?, is_contact = ?, is_complete = ?,"
+                    " is_success = ?, memo = ?, display_order = ? WHERE id = ? AND"
+                    " campaign_id = ?",
+                    (
+                        r.name,
+                        int(r.is_contact),
+                        int(r.is_complete),
+                        int(r.is_success),
+                        r.memo,
+                        r.display_order,
+                        r.id,
+                        r.campaign_id,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"campaign {r.campaign_id} has a result {r.name!r}") from None
+            if cur.rowcount == 0:
+                raise NotFoundError(f"campaign {r.campaign_id} has no result {r.id}")
+        return r
+
+    async def delete_result(self, campaign_id: int, result_id: int) -> None:
+        """Remove a result."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "DELETE FROM results WHERE id = ? AND campaign_id = ?", (result_id, campaign_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"campaign {campaign_id} has no result {result_id}")
+
+    async def results(self, campaign_id: int) -> list[ResultCode]:
+        """A campaign's results in display order."""
+        rows = await self._all(
+            "SELECT id, campaign_id, name, is_contact, is_complete, is_success, memo,"
+            " display_order FROM results WHERE campaign_id = ? ORDER BY display_order, id",
+            (campaign_id,),
+        )
+        return [
+            ResultCode(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]), r[6], r[7])
+            for r in rows
+        ]
+
+    # -- agents -------------------------------------------------------------------------
+
+    async def add_agent(self, agent: Agent, *, now: dt.datetime) -> Agent:
+        """Add an agent; ids are unique."""
+        async with self._tx() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO agents (id, name, endpoint, email, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (agent.id, agent.name, agent.endpoint, agent.email, _ts(now)),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(f"an agent {agent.id!r} exists") from None
+        return agent
+
+    async def agents(self, campaign_id: int | None = None) -> list[Agent]:
+        """All agents, or those assigned to a campaign."""
+        if campaign_id is None:
+            rows = await self._all("SELECT id, name, endpoint, email FROM agents ORDER BY id")
+        else:
+            rows = await self._all(
+                "SELECT a.id, a.name, a.endpoint, a.email FROM agents a JOIN agent_campaigns ac"
+                " ON ac.agent_id = a.id WHERE ac.campaign_id = ? ORDER BY a.id",
+                (campaign_id,),
+            )
+        return [Agent(*r) for r in rows]
+
+    async def get_agent(self, agent_id: str) -> Agent:
+        """An agent by id."""
+        row = await self._one(
+            "SELECT id, name, endpoint, email FROM agents WHERE id = ?", (agent_id,)
+        )
+        if row is None:
+            raise NotFoundError(f"no agent {agent_id!r}")
+        return Agent(*row)
+
+    async def delete_agent(self, agent_id: str) -> None:
+        """Remove an agent and its assignments (call history keeps its id)."""
+        async with self._tx() as db:
+            cur = await db.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no agent {agent_id!r}")
+
+    async def assign_agents(
+        self, campaign_id: int, agent_ids: Sequence[str], *, assigned: bool, limit: int | None
+    ) -> None:
+        """Assign agents to (or remove them from) a campaign, within ``limit`` agents."""
+        async with self._tx() as db:
+            await _require_campaign(db, campaign_id)
+            for agent_id in agent_ids:
+                async with db.execute("SELECT 1 FROM agents WHERE id = ?", (agent_id,)) as cur:
+                    if await cur.fetchone() is None:
+                        raise NotFoundError(f"no agent {agent_id!r}")
+                if assigned:
+                    await db.execute(
+                        "INSERT OR IGNORE INTO agent_campaigns (agent_id, campaign_id)"
+                        " VALUES (?, ?)",
+                        (agent_id, campaign_id),
+                    )
+                else:
+                    await db.execute(
+                        "DELETE FROM agent_campaigns WHERE agent_id = ? AND campaign_id = ?",
+                        (agent_id, campaign_id),
+                    )
+            if limit is not None:
+                await _check_agent_limit(db, campaign_id, limit)
+
+    async def copy_assignments(self, source_id: int, target_id: int, *, limit: int | None) -> int:
+        """Give the target campaign every agent of the source; returns how many were added."""
+        async with self._tx() as db:
+            await _require_campaign(db, source_id)
+            await _require_campaign(db, target_id)
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO agent_campaigns (agent_id, campaign_id)"
+                " SELECT agent_id, ? FROM agent_campaigns WHERE campaign_id = ?",
+                (target_id, source_id),
+            )
+            if limit is not None:
+                await _check_agent_limit(db, target_id, limit)
+            return cur.rowcount
+
+
+def _campaign(row: tuple[Any, ...]) -> Campaign:
+    created = _dt(row[4])
+    updated = _dt(row[5])
+    assert created is not None
+    assert updated is not None
+    return Campaign(
+        id=row[0],
+        state=CampaignState(row[2]),
+        settings=settings_from_json(row[1], row[3]),
+        created_at=created,
+        updated_at=updated,
+    )
+
+
+async def _require_campaign(db: aiosqlite.Connection, campaign_id: int) -> str:
+    async with db.execute("SELECT state FROM campaigns WHERE id = ?", (campaign_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"no campaign {campaign_id}")
+    return str(row[0])
+
+
+async def _require_not_running(db: aiosqlite.Connection, campaign_id: int) -> None:
+    if await _require_campaign(db, campaign_id) == CampaignState.RUNNING.value:
+        raise ConflictError(f"campaign {campaign_id} is running: pause or stop it first")
+
+
+async def _raise_missing_or_running(db: aiosqlite.Connection, campaign_id: int) -> None:
+    await _require_not_running(db, campaign_id)
+    raise NotFoundError(f"no campaign {campaign_id}")  # pragma: no cover - raced delete
+
+
+async def _check_agent_limit(db: aiosqlite.Connection, campaign_id: int, limit: int) -> None:
+    async with db.execute(
+        "SELECT count(*) FROM agent_campaigns WHERE campaign_id = ?", (campaign_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    if row[0] > limit:
+        raise ConflictError(f"campaign {campaign_id} would have {row[0]} agents; at most {limit}")
+
+
+def _merge_in_batch(rows: Sequence[ContactRow]) -> dict[str, ContactRow]:
+    merged: dict[str, ContactRow] = {}
+    for row in rows:
+        prior = merged.get(row.dedupe_key)
+        merged[row.dedupe_key] = row if prior is None else _merge(prior, row)
+    return merged
+
+
+def _merge(old: ContactRow, new: ContactRow) -> ContactRow:
+    custom = {**(old.custom or {}), **{k: v for k, v in (new.custom or {}).items() if v}}
+    return ContactRow(
+        phone=new.phone or old.phone,
+        dedupe_key=old.dedupe_key,
+        first_name=new.first_name or old.first_name,
+        last_name=new.last_name or old.last_name,
+        email=new.email or old.email,
+        company=new.company or old.company,
+        account=new.account or old.account,
+        owner=new.owner or old.owner,
+        timezone=new.timezone or old.timezone,
+        custom=custom,
+    )
+
+
+async def _merge_existing(
+    db: aiosqlite.Connection, rows: Mapping[str, ContactRow], existing: Mapping[str, int]
+) -> None:
+    params = []
+    for key, contact_id in existing.items():
+        r = rows[key]
+        params.append(
+            (
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.company,
+                r.account,
+                r.timezone,
+                json.dumps(r.custom or {}, ensure_ascii=False),
+                contact_id,
+            )
+        )
+    await db.executemany(
+        "UPDATE contacts SET first_name = coalesce(nullif(?1, ''), first_name),"
+        " last_name = coalesce(nullif(?2, ''), last_name),"
+        " email = coalesce(nullif(?3, ''), email), company = coalesce(nullif(?4, ''), company),"
+        " account = coalesce(nullif(?5, ''), account),"
+        " timezone = coalesce(nullif(?6, ''), timezone),"
+        " custom = json_patch(custom, ?7) WHERE id = ?8",
+        params,
+    )
+    owners = [(rows[k].owner, cid) for k, cid in existing.items() if rows[k].owner]
+    if owners:
+        await db.executemany("UPDATE campaign_contacts SET owner = ? WHERE contact_id = ?", owners)
+
+
+async def _insert_fresh(
+    db: aiosqlite.Connection, campaign_id: int, rows: Sequence[ContactRow], now: float
+) -> None:
+    async with db.execute("SELECT coalesce(max(id), 0) FROM contacts") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    first_id = int(row[0]) + 1
+    async with db.execute(
+        "SELECT coalesce(max(position), 0) FROM campaign_contacts WHERE campaign_id = ?",
+        (campaign_id,),
+    ) as cur:
+        prow = await cur.fetchone()
+    assert prow is not None
+    first_pos = int(prow[0]) + 1
+    await db.executemany(
+        "INSERT INTO contacts (id, phone, first_name, last_name, email, company, account,"
+        " timezone, custom, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                first_id + i,
+                r.phone,
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.company,
+                r.account,
+                r.timezone,
+                json.dumps(r.custom or {}, ensure_ascii=False),
+                now,
+            )
+            for i, r in enumerate(rows)
+        ],
+    )
+    await db.executemany(
+        "INSERT INTO campaign_contacts (campaign_id, contact_id, dedupe_key, position, owner)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (campaign_id, first_id + i, r.dedupe_key, first_pos + i, r.owner)
+            for i, r in enumerate(rows)
+        ],
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
