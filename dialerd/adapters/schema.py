@@ -156,7 +156,6 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         rows_imported INTEGER NOT NULL DEFAULT 0,
         rows_merged INTEGER NOT NULL DEFAULT 0,
         rows_rejected INTEGER NOT NULL DEFAULT 0,
-        byte_offset INTEGER NOT NULL DEFAULT 0,
         started_at REAL NOT NULL,
         finished_at REAL
     );

@@ -120,7 +120,6 @@ class ImportJob:
     rows_imported: int
     rows_merged: int
     rows_rejected: int
-    byte_offset: int
 
 
 _CONTACT_COLUMNS = (
@@ -547,14 +546,13 @@ class SqliteStore:
             if import_id is not None and progress is not None:
                 await db.execute(
                     "UPDATE imports SET rows_read = ?, rows_imported = rows_imported + ?,"
-                    " rows_merged = rows_merged + ?, rows_rejected = ?, byte_offset = ?"
+                    " rows_merged = rows_merged + ?, rows_rejected = ?"
                     " WHERE id = ?",
                     (
                         progress["rows_read"],
                         len(fresh),
                         len(rows) - len(fresh),
                         progress["rows_rejected"],
-                        progress["byte_offset"],
                         import_id,
                     ),
                 )
@@ -756,7 +754,7 @@ class SqliteStore:
         """An import's record."""
         row = await self._one(
             "SELECT id, campaign_id, source, fingerprint, options, state, rows_read,"
-            " rows_imported, rows_merged, rows_rejected, byte_offset FROM imports WHERE id = ?",
+            " rows_imported, rows_merged, rows_rejected FROM imports WHERE id = ?",
             (import_id,),
         )
         if row is None:
