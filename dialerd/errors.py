@@ -38,3 +38,15 @@ class LinkLost(DialerdError):  # noqa: N818 - reads as a fact, like asyncio's Ca
 
 class ActionTimeout(DialerdError):  # noqa: N818 - reads as a fact
     """An action got no complete answer within its deadline."""
+
+
+class ActionRejected(DialerdError):  # noqa: N818 - reads as a fact
+    """Asterisk answered an action with ``Response: Error`` (the message says why)."""
+
+
+class LoginRefused(ConfigError):  # noqa: N818 - reads as a fact
+    """The AMI server refused our username or secret: the configuration is wrong."""
+
+
+class NoServerAvailable(DialerdError):  # noqa: N818 - reads as a fact
+    """No Asterisk server is up with room for another call; nothing was sent."""
