@@ -1,0 +1,630 @@
+"""Pacing: how many new calls to place now.
+
+Theory of operation
+===================
+
+A pacer is asked, at every event and at its own deadlines, how many new calls to start
+(``decide(view, now) -> int``). It learns from facts the engine feeds it
+(``observe(fact)``): calls placed, resolved (with the outcome and so the time rung),
+connected, abandoned; agents changing activity. Time is an argument (monotonic seconds).
+
+Three pacers share the ``Pacer`` protocol:
+
+- ``ProgressivePacer``: one call in flight per idle agent. Never abandons by design.
+- ``PowerPacer``: a fixed number of calls in flight per idle agent (``ratio``).
+- ``PredictivePacer``: the rule below.
+
+The predictive rule (units: seconds, calls, agents)
+---------------------------------------------------
+An answered call that needs an agent can wait only ``hold_s`` (2 s) before it counts as
+abandoned: US TSR, 2 s after the completed greeting; UK Ofcom, 2 s after the answer;
+the abandon rate is abandoned / live-answered calls over a window per campaign
+(30 days US, 24 h UK) and must stay under the target (3 % by default). AMD false
+positives (humans judged machines and hung up on) count as abandons.
+
+At a decision the pacer estimates
+
+- L = answered calls waiting + sum over calls in flight of q(age), where q(age) is the
+  probability that a call not resolved ``age`` seconds after it was placed will still
+  need an agent (a live answer, or any answer without AMD). q is learned from the
+  recently resolved attempts (a sliding window, so a change of answer rate during the
+  day shows within minutes);
+- A = idle agents + sum over busy agents of p(activity, elapsed), the probability that
+  an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
+  ``horizon_s``. p is learned from the observed (talk, wrap) pairs of finished calls;
+
+and places one more call while P(L >= A) <= theta (L and A as sums of independent
+Bernoulli variables, normal approximation with continuity correction), never fewer
+calls than progressive and never more lines than ``max_lines`` (the cap on lines per
+logged-in agent). With a sum of Bernoullis the rule looks at the distribution of
+L - A, not at its mean: matching expected answers to expected free agents abandons
+far too many calls.
+
+theta, the risk a marginal call is allowed to carry, is not tuned per campaign: an
+integral controller moves log(theta) after every live answer, up by
+``gain * internal_target`` when the call was connected and down by
+``gain * (1 - internal_target)`` per abandon, so the abandon rate settles at the
+internal target (a fraction of the legal target, leaving room for noise).
+
+The budget guard makes the legal target a hard limit: over the regime's window, the
+pacer dials predictively only while
+``abandons + reserve <= target * (live answers + opening_credit)``; otherwise (and while
+it has too few observations, or with too few agents) it dials progressively, which adds
+no abandons, and the rate falls back under the target as live answers accrue.
+``reserve`` grows with the spread of the abandons that calls already in flight may
+still cause. Abandons whose caller is unknown (no AMD: nobody heard who answered) are
+weighted by the human share of connected answers; with AMD every human verdict also
+carries the configured false-positive estimate.
+
+Sources: the per-agent "free within a window given time already spent" weights and the
+abandon feedback are the EIS/ITC patent family (US 5,640,445; US 4,933,964); the
+survival-conditioned hit rate follows UNICOM's ring-time analysis; see docs/pacing.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "AgentActivity",
+    "AgentChanged",
+    "AnswerModel",
+    "BusyModel",
+    "CallAbandoned",
+    "CallConnected",
+    "CallOutcome",
+    "CallPlaced",
+    "CallResolved",
+    "Pacer",
+    "PacingFact",
+    "PacingView",
+    "PowerPacer",
+    "PredictiveConfig",
+    "PredictivePacer",
+    "ProgressivePacer",
+    "RegimeWindow",
+    "p_at_least",
+    "progressive_dials",
+    "threshold_dials",
+]
+
+
+class CallOutcome(enum.Enum):
+    """How a placed call resolved, as far as pacing is concerned."""
+
+    ROUTED = "routed"  # answered and now needs an agent
+    SCREENED = "screened"  # answered, judged a machine by AMD, not routed
+    BUSY = "busy"
+    INVALID = "invalid"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+
+
+class AgentActivity(enum.Enum):
+    """What an agent is doing, as far as pacing is concerned."""
+
+    IDLE = "idle"
+    TALK = "talk"
+    WRAP = "wrap"
+    AWAY = "away"  # logged out or paused
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlaced:
+    """A new call was started."""
+
+    call_id: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallResolved:
+    """A call stopped ringing: answered (routed or screened) or failed."""
+
+    call_id: int
+    at: float
+    outcome: CallOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected:
+    """A routed call reached an agent; ``human`` is the agent's verdict."""
+
+    call_id: int
+    at: float
+    human: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """A routed call found no agent in time; ``human`` is None when nobody knows."""
+
+    call_id: int
+    at: float
+    human: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChanged:
+    """An agent started a new activity."""
+
+    agent_id: int
+    at: float
+    activity: AgentActivity
+
+
+PacingFact = CallPlaced | CallResolved | CallConnected | CallAbandoned | AgentChanged
+
+
+@dataclass(frozen=True, slots=True)
+class PacingView:
+    """What the dialer's bookkeeping knows at a decision."""
+
+    agents_logged_in: int
+    agents_idle: int
+    calls_dialing: int  # placed, not resolved yet
+    calls_waiting: int  # routed, waiting for an agent
+    lines_in_use: int  # every line, connected calls included
+    max_lines: int  # cap on lines_in_use (lines per agent x agents logged in)
+
+
+class Pacer(Protocol):
+    """The interface the dialer drives every pacing method through."""
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """How many new calls to start now (>= 0)."""
+        ...
+
+    def observe(self, fact: PacingFact) -> None:
+        """Learn from something that happened."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """When to ask ``decide`` again even if nothing happens, or None."""
+        ...
+
+
+def progressive_dials(view: PacingView) -> int:
+    """Calls progressive dialing would start: one in flight per idle agent."""
+    want = view.agents_idle - view.calls_dialing - view.calls_waiting
+    return max(0, min(want, view.max_lines - view.lines_in_use))
+
+
+class ProgressivePacer:
+    """One call in flight per idle agent."""
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """Fill each idle agent's single line."""
+        return progressive_dials(view)
+
+    def observe(self, fact: PacingFact) -> None:
+        """Progressive dialing learns nothing."""
+
+    def next_deadline(self) -> float | None:
+        """Only events matter."""
+        return None
+
+
+class PowerPacer:
+    """A fixed number of calls in flight per idle agent."""
+
+    def __init__(self, ratio: float) -> None:
+        if ratio < 1.0:
+            raise ValueError("a power ratio below 1 would leave idle agents without a call")
+        self.ratio = ratio
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """Keep ``ratio`` calls in flight per idle agent, within the line cap."""
+        want = math.floor(self.ratio * view.agents_idle + 1e-9)
+        want -= view.calls_dialing + view.calls_waiting
+        return max(0, min(want, view.max_lines - view.lines_in_use))
+
+    def observe(self, fact: PacingFact) -> None:
+        """Power dialing learns nothing."""
+
+    def next_deadline(self) -> float | None:
+        """Only events matter."""
+        return None
+
+
+# --- the distribution of answered calls minus free agents -----------------------------
+
+
+def p_at_least(mean: float, var: float) -> float:
+    """P(D >= 0) for an integer D of this mean and variance (normal, continuity-corrected)."""
+    if var <= 1e-12:
+        return 1.0 if mean > -0.5 else 0.0
+    z = (-0.5 - mean) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def threshold_dials(
+    view: PacingView,
+    *,
+    mean_l: float,
+    var_l: float,
+    mean_a: float,
+    var_a: float,
+    q_new: float,
+    theta: float,
+) -> int:
+    """Calls to start: one more while P(L >= A) <= theta, at least progressive.
+
+    ``mean_l``/``var_l`` describe the calls that will need an agent (waiting and in
+    flight), ``mean_a``/``var_a`` the agents that will be free; ``q_new`` is the chance a
+    new call will need one.
+    """
+    room = view.max_lines - view.lines_in_use
+    n = 0
+    mean = mean_l - mean_a
+    var = var_l + var_a
+    step_var = q_new * (1 - q_new)
+    while n < room and p_at_least(mean, var) <= theta:
+        n += 1
+        mean += q_new
+        var += step_var
+    return max(n, progressive_dials(view))
+
+
+# --- learned models --------------------------------------------------------------------
+
+
+class AnswerModel:
+    """q(age): P(a call unresolved ``age`` s after placing will need an agent).
+
+    Kept from a sliding window of resolved attempts: those of the last ``window_s``
+    seconds, and at least the last ``min_attempts``.
+    """
+
+    BIN_S = 0.5
+
+    def __init__(self, window_s: float = 900.0, min_attempts: int = 400, max_age_s: float = 60.0):
+        self.window_s = window_s
+        self.min_attempts = min_attempts
+        self._nbins = int(max_age_s / self.BIN_S) + 1
+        self._total = [0] * self._nbins
+        self._routed = [0] * self._nbins
+        self._recent: deque[tuple[float, int, bool]] = deque()
+        self._table: list[float] = []
+        self._dirty = True
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    @property
+    def routed_count(self) -> int:
+        """Routed attempts in the window."""
+        return sum(self._routed)
+
+    def add(self, at: float, age: float, routed: bool) -> None:
+        """Record an attempt that resolved ``age`` s after it was placed."""
+        b = min(self._nbins - 1, int(age / self.BIN_S))
+        self._recent.append((at, b, routed))
+        self._total[b] += 1
+        if routed:
+            self._routed[b] += 1
+        while len(self._recent) > self.min_attempts and self._recent[0][0] < at - self.window_s:
+            _, old, was_routed = self._recent.popleft()
+            self._total[old] -= 1
+            if was_routed:
+                self._routed[old] -= 1
+        self._dirty = True
+
+    def table(self) -> list[float]:
+        """q per age bin (suffix ratios of routed to all resolved later than the bin)."""
+        if self._dirty:
+            table = [0.0] * self._nbins
+            total = routed = 0
+            for b in range(self._nbins - 1, -1, -1):
+                total += self._total[b]
+                routed += self._routed[b]
+                table[b] = routed / total if total else 0.0
+            self._table = table
+            self._dirty = False
+        return self._table
+
+    def q(self, age: float) -> float:
+        """q at one age."""
+        return self.table()[min(self._nbins - 1, int(max(0.0, age) / self.BIN_S))]
+
+
+class BusyModel:
+    """p(activity, elapsed): P(a busy agent is free within ``horizon_s``).
+
+    Learned from the last ``size`` (talk, wrap) pairs of finished calls; the table is
+    rebuilt every ``rebuild_every`` new pairs. Where fewer than ``min_tail`` samples
+    lasted longer than ``elapsed`` the last reliable value is used.
+    """
+
+    GRID_S = 2.0
+
+    def __init__(
+        self,
+        horizon_s: float = 15.0,
+        size: int = 1000,
+        rebuild_every: int = 25,
+        min_tail: int = 20,
+    ) -> None:
+        self.horizon_s = horizon_s
+        self.size = size
+        self.rebuild_every = rebuild_every
+        self.min_tail = min_tail
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=size)
+        self._since_rebuild = 0
+        self._talk_table: list[float] = []
+        self._wrap_table: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def add(self, talk_s: float, wrap_s: float) -> None:
+        """Record one finished busy period."""
+        self._pairs.append((talk_s, wrap_s))
+        self._since_rebuild += 1
+
+    @property
+    def stale(self) -> bool:
+        """Whether enough new pairs arrived to rebuild the tables."""
+        return self._since_rebuild >= self.rebuild_every or not self._talk_table
+
+    def rebuild(self, censored: Sequence[float] = ()) -> None:
+        """Recompute both tables from the pairs.
+
+        ``censored`` are the elapsed talk times of calls still in progress: they count
+        as still talking at every shorter elapsed time, so early in the day, when only
+        short calls have finished, long calls are not taken to end soon.
+        """
+        self._since_rebuild = 0
+        pairs = sorted(self._pairs)
+        talks = [t for t, _ in pairs]
+        ends = [t + w for t, w in pairs]
+        wraps = sorted(w for _, w in pairs)
+        still = sorted(censored)
+        tau = self.horizon_s
+        n = len(pairs)
+        self._talk_table = []
+        e = 0.0
+        last = 1.0
+        while True:
+            lo = bisect.bisect_right(talks, e)
+            tail = n - lo + len(still) - bisect.bisect_right(still, e)
+            if tail < self.min_tail:
+                break
+            hi = bisect.bisect_right(talks, e + tau)
+            done = sum(1 for i in range(lo, hi) if ends[i] <= e + tau)
+            last = done / tail
+            self._talk_table.append(last)
+            e += self.GRID_S
+        self._talk_table.append(last)
+        self._wrap_table = []
+        w = 0.0
+        last = 1.0
+        m = len(wraps)
+        while True:
+            lo = bisect.bisect_right(wraps, w)
+            tail = m - lo
+            if tail < self.min_tail:
+                break
+            hi = bisect.bisect_right(wraps, w + tau)
+            last = (hi - lo) / tail
+            self._wrap_table.append(last)
+            w += self.GRID_S
+        self._wrap_table.append(last)
+
+    def p(self, activity: AgentActivity, elapsed: float) -> float:
+        """The probability for one agent."""
+        table = self._talk_table if activity is AgentActivity.TALK else self._wrap_table
+        if not table:
+            return 0.0
+        return table[min(len(table) - 1, int(max(0.0, elapsed) / self.GRID_S))]
+
+
+class RegimeWindow:
+    """Live answers and abandons over a sliding window (weights allow estimates)."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._events: deque[tuple[float, float, float]] = deque()
+        self.live = 0.0
+        self.abandoned = 0.0
+
+    def add(self, at: float, live: float, abandoned: float) -> None:
+        """Count ``live`` live answers of which ``abandoned`` were abandoned."""
+        self._events.append((at, live, abandoned))
+        self.live += live
+        self.abandoned += abandoned
+        self.expire(at)
+
+    def expire(self, now: float) -> None:
+        """Forget what left the window."""
+        while self._events and self._events[0][0] < now - self.window_s:
+            _, live, abandoned = self._events.popleft()
+            self.live -= live
+            self.abandoned -= abandoned
+
+
+@dataclass(frozen=True, slots=True)
+class PredictiveConfig:
+    """Parameters of the predictive pacer (see the module header and docs/pacing.md)."""
+
+    abandon_target: float = 0.03
+    window_s: float = 30 * 86400.0  # regulatory window: 30 days US, 24 h UK
+    internal_target_share: float = 0.75  # the controller aims at this share of the target
+    horizon_s: float = 15.0  # "free within" horizon for busy agents
+    theta_initial: float = 0.10
+    theta_min: float = 0.002
+    theta_max: float = 0.6
+    gain: float = 0.25  # change of log(theta) per abandon
+    opening_credit_live: float = 30.0  # live answers credited before the first one
+    reserve_sd: float = 1.0  # reserve = 1 + reserve_sd * sd(abandons still possible)
+    min_agents: int = 2
+    min_attempts: int = 100
+    min_busy_periods: int = 20
+    hit_window_s: float = 900.0
+    hit_min_attempts: int = 400
+    amd_false_positive_rate: float = 0.0
+    tick_s: float = 1.0
+
+
+class PredictivePacer:
+    """Learns online and keeps the abandon rate under the target (module header)."""
+
+    def __init__(self, config: PredictiveConfig | None = None) -> None:
+        self.config = config or PredictiveConfig()
+        cfg = self.config
+        self.answers = AnswerModel(cfg.hit_window_s, cfg.hit_min_attempts)
+        self.busy = BusyModel(cfg.horizon_s)
+        self.window = RegimeWindow(cfg.window_s)
+        self.log_theta = math.log(cfg.theta_initial)
+        self._dialing: dict[int, float] = {}
+        self._agents: dict[int, tuple[AgentActivity, float]] = {}
+        self._talk_started: dict[int, float] = {}
+        self._talk_len: dict[int, float] = {}
+        self._humans_connected = 0
+        self._answered_connected = 0
+        self._now = 0.0
+        self._busy_rebuilt_at = -math.inf
+        self.fallback_reason: str | None = "start"
+
+    @property
+    def theta(self) -> float:
+        """The current marginal-risk threshold."""
+        return math.exp(self.log_theta)
+
+    @property
+    def internal_target(self) -> float:
+        """The abandon rate the controller aims at."""
+        return self.config.abandon_target * self.config.internal_target_share
+
+    @property
+    def amd_budget_spent(self) -> bool:
+        """Whether AMD false positives alone use up the abandon budget."""
+        return self.config.amd_false_positive_rate >= self.config.abandon_target
+
+    def _human_share(self) -> float:
+        # Without AMD the abandoned answers are a mix of humans and machines; weigh them
+        # by what agents found on connected ones (a reasoned estimate, one if unknown).
+        if self._answered_connected < 20:
+            return 1.0
+        return (self._humans_connected + 1) / (self._answered_connected + 1)
+
+    def _count(self, at: float, live: float, abandoned: float) -> None:
+        self.window.add(at, live, abandoned)
+        self.log_theta += self.config.gain * (live * self.internal_target - abandoned)
+        cfg = self.config
+        self.log_theta = min(math.log(cfg.theta_max), max(math.log(cfg.theta_min), self.log_theta))
+
+    def observe(self, fact: PacingFact) -> None:
+        """Learn from one fact."""
+        match fact:
+            case CallPlaced(call_id, at):
+                self._dialing[call_id] = at
+            case CallResolved(call_id, at, outcome):
+                placed = self._dialing.pop(call_id, None)
+                if placed is not None:
+                    self.answers.add(at, at - placed, outcome is CallOutcome.ROUTED)
+            case CallConnected(_, at, human):
+                self._answered_connected += 1
+                if human:
+                    self._humans_connected += 1
+                    fp = self.config.amd_false_positive_rate
+                    extra = fp / (1 - fp) if fp < 1 else 0.0
+                    self._count(at, 1.0 + extra, extra)
+            case CallAbandoned(_, at, human):
+                weight = self._human_share() if human is None else float(human)
+                if weight > 0:
+                    self._count(at, weight, weight)
+            case AgentChanged(agent_id, at, activity):
+                self._agent_changed(agent_id, at, activity)
+
+    def _agent_changed(self, agent_id: int, at: float, activity: AgentActivity) -> None:
+        previous = self._agents.get(agent_id)
+        if previous is not None:
+            prev_activity, since = previous
+            if prev_activity is AgentActivity.TALK:
+                self._talk_len[agent_id] = at - since
+                if activity is not AgentActivity.WRAP:
+                    self.busy.add(at - since, 0.0)
+                    self._talk_len.pop(agent_id, None)
+            elif prev_activity is AgentActivity.WRAP:
+                talk = self._talk_len.pop(agent_id, None)
+                if talk is not None:
+                    self.busy.add(talk, at - since)
+        self._agents[agent_id] = (activity, at)
+
+    def next_deadline(self) -> float | None:
+        """Re-evaluate every ``tick_s`` while anything is happening."""
+        return self._now + self.config.tick_s
+
+    def _ready(self, view: PacingView) -> str | None:
+        cfg = self.config
+        if view.agents_logged_in < cfg.min_agents:
+            return "too few agents"
+        if len(self.answers) < cfg.min_attempts or self.answers.routed_count < 5:
+            return "too few attempts"
+        if len(self.busy) < cfg.min_busy_periods:
+            return "too few finished calls"
+        if self.amd_budget_spent:
+            return "AMD false positives use up the abandon budget"
+        return None
+
+    def estimate(
+        self, view: PacingView, now: float, q_table: list[float], busy: BusyModel
+    ) -> tuple[float, float, float, float]:
+        """Mean and variance of L (calls that will need an agent) and A (free agents)."""
+        nbins = len(q_table)
+        bin_s = AnswerModel.BIN_S
+        mean_l = float(view.calls_waiting)
+        var_l = 0.0
+        for placed in self._dialing.values():
+            q = q_table[min(nbins - 1, int((now - placed) / bin_s))]
+            mean_l += q
+            var_l += q * (1 - q)
+        mean_a = 0.0
+        var_a = 0.0
+        for activity, since in self._agents.values():
+            if activity is AgentActivity.IDLE:
+                mean_a += 1.0
+            elif activity is not AgentActivity.AWAY:
+                p = busy.p(activity, now - since)
+                mean_a += p
+                var_a += p * (1 - p)
+        return mean_l, var_l, mean_a, var_a
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """Calls to start now."""
+        self._now = now
+        cfg = self.config
+        self.window.expire(now)
+        self.fallback_reason = self._ready(view)
+        if self.fallback_reason is not None:
+            return progressive_dials(view)
+        if self.busy.stale or now >= self._busy_rebuilt_at + 60.0:
+            self._busy_rebuilt_at = now
+            self.busy.rebuild(
+                [now - since for act, since in self._agents.values() if act is AgentActivity.TALK]
+            )
+        q_table = self.answers.table()
+        mean_l, var_l, mean_a, var_a = self.estimate(view, now, q_table, self.busy)
+        # Budget guard: abandons the calls in flight may still cause, spread included.
+        at_risk = max(0.0, mean_l - mean_a)
+        reserve = 1.0 + cfg.reserve_sd * math.sqrt(var_l + var_a) * min(1.0, at_risk + 0.1)
+        allowed = cfg.abandon_target * (self.window.live + cfg.opening_credit_live)
+        if self.window.abandoned + reserve > allowed:
+            self.fallback_reason = "abandon budget spent"
+            return progressive_dials(view)
+        return threshold_dials(
+            view,
+            mean_l=mean_l,
+            var_l=var_l,
+            mean_a=mean_a,
+            var_a=var_a,
+            q_new=q_table[0],
+            theta=self.theta,
+        )

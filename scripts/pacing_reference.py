@@ -1,0 +1,264 @@
+"""Reference policies of the pacing benchmark (not offered to users).
+
+- ``VicidialPacer``: VICIdial-style adaptive dial level (``AST_VDadapt.pl`` as described
+  in the benchmark): every 15 s the level moves by the averaged gap between ready agents
+  and waiting calls over the last 15 one-second samples; HARD_LIMIT drop clamp on the
+  shift's cumulative drops / answered once more than 50 calls were placed; halved when
+  more than half of over 20 calls in the last minute dropped; between 1.0 and 3.0.
+- ``TunedPacer``: the model-based threshold policy. It is given the model's true
+  distributions (as large Monte Carlo tables, switched when the outcome mix changes)
+  and a fixed theta tuned in hindsight per scenario (``tune_theta``).
+- ``oracle_occupancy``: the clairvoyant bound, agents taking only the live attempts of
+  the lead file back to back: sum of talk / logged-in time, about 0.90.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dialerd.core.pacing import (
+    AgentActivity,
+    AgentChanged,
+    AnswerModel,
+    BusyModel,
+    CallAbandoned,
+    CallConnected,
+    CallPlaced,
+    CallResolved,
+    PacingFact,
+    PacingView,
+    PredictivePacer,
+    threshold_dials,
+)
+from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, draw_attempt
+from dialerd.sim.vsim import SimResult, simulate
+
+
+class VicidialPacer:
+    """VICIdial-style adaptive dial level with the HARD_LIMIT drop clamp."""
+
+    def __init__(
+        self,
+        abandon_target: float,
+        max_level: float = 3.0,
+        diff_target: float = 0.0,
+        intensity: float = 0.0,
+    ) -> None:
+        self.target = abandon_target
+        self.max_level = max_level
+        self.diff_target = diff_target
+        self.intensity = intensity
+        self.level = 1.0
+        self._samples: deque[tuple[int, int, int]] = deque(maxlen=15)
+        self._next_sample = 0.0
+        self._next_adapt = 15.0
+        self._calls = 0
+        self._humans = 0
+        self._drops = 0
+        self._minute: deque[tuple[float, bool]] = deque()
+        self._talking: set[int] = set()
+        self._now = 0.0
+
+    def observe(self, fact: PacingFact) -> None:
+        """Count calls, drops and human answers; track who is on a call."""
+        match fact:
+            case CallPlaced(_, at):
+                self._calls += 1
+                self._minute.append((at, False))
+            case CallConnected(_, _, human):
+                self._humans += int(human)
+            case CallAbandoned(_, at, _):
+                self._drops += 1
+                self._minute.append((at, True))
+            case AgentChanged(agent_id, _, activity):
+                if activity is AgentActivity.TALK:
+                    self._talking.add(agent_id)
+                else:
+                    self._talking.discard(agent_id)
+            case CallResolved():
+                pass
+
+    def next_deadline(self) -> float | None:
+        """Sample every second."""
+        return self._next_sample
+
+    def _adapt(self, now: float) -> None:
+        if not self._samples:
+            return
+        ready = sum(s[0] for s in self._samples) / len(self._samples)
+        waiting = sum(s[1] for s in self._samples) / len(self._samples)
+        agents = sum(s[2] for s in self._samples) / len(self._samples)
+        if agents <= 0:
+            return
+        mul = (ready - waiting + self.diff_target) / agents
+        mul = mul * (1 + self.intensity / 100) if mul >= 0 else mul * abs(self.intensity / 100 - 1)
+        self.level = min(self.max_level, self.level * (1 + mul))
+        while self._minute and self._minute[0][0] < now - 60:
+            self._minute.popleft()
+        minute_calls = sum(1 for _, drop in self._minute if not drop)
+        minute_drops = sum(1 for _, drop in self._minute if drop)
+        if minute_calls > 20 and minute_drops / minute_calls > 0.5:
+            self.level /= 2
+        answered = self._humans + self._drops
+        if self._calls > 50 and answered and self._drops / answered > self.target:
+            self.level = 1.0
+        self.level = max(1.0, self.level)
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """Dial up to round(level x counted agents) lines."""
+        self._now = now
+        while now >= self._next_sample:
+            self._samples.append((view.agents_idle, view.calls_waiting, view.agents_logged_in))
+            self._next_sample += 1.0
+        if now >= self._next_adapt:
+            self._adapt(now)
+            self._next_adapt = now + 15.0
+        counted = view.agents_idle + len(self._talking)
+        goal = round(self.level * counted)
+        make = goal - view.lines_in_use
+        room = view.max_lines - view.lines_in_use
+        return max(0, min(make, room))
+
+
+@dataclass(frozen=True)
+class TrueModel:
+    """Monte Carlo tables of the model's true distributions for one outcome mix."""
+
+    answers: AnswerModel
+    busy: BusyModel
+
+
+def true_model(scenario: Scenario, mix: OutcomeMix, samples: int = 100_000) -> TrueModel:
+    """Tables built from many draws of the model (not from any run's outcomes)."""
+    rng = random.Random(f"true-model:{scenario.name}:{mix}")
+    answers = AnswerModel(window_s=math.inf, min_attempts=samples)
+    busy = BusyModel(size=samples, rebuild_every=samples + 1, min_tail=50)
+    pairs: list[tuple[float, float]] = []
+    for _ in range(samples):
+        attempt = draw_attempt(rng, scenario).resolve(scenario, mix)
+        if attempt.answered and attempt.verdict_after_answer_s is not None:
+            age = attempt.resolved_after_s + attempt.verdict_after_answer_s
+        else:
+            age = attempt.resolved_after_s
+        answers.add(0.0, age, attempt.routed)
+        if attempt.routed:
+            if attempt.outcome.value == "live":
+                pairs.append((attempt.talk_s, attempt.wrap_s))
+            else:
+                pairs.append((attempt.machine_handling_s, 0.0))
+    for talk, wrap in pairs:
+        busy._pairs.append((talk, wrap))  # noqa: SLF001 - bulk load, one rebuild
+    busy.rebuild()
+    return TrueModel(answers, busy)
+
+
+class TunedPacer(PredictivePacer):
+    """The threshold rule with the true distributions and a fixed theta."""
+
+    def __init__(self, scenario: Scenario, theta: float, models: dict[OutcomeMix, TrueModel]):
+        super().__init__()
+        self.scenario = scenario
+        self.fixed_theta = theta
+        self.models = models
+
+    def observe(self, fact: PacingFact) -> None:
+        """Track calls and agents only; nothing is learned."""
+        match fact:
+            case CallPlaced(call_id, at):
+                self._dialing[call_id] = at
+            case CallResolved(call_id, _, _):
+                self._dialing.pop(call_id, None)
+            case AgentChanged(agent_id, at, activity):
+                self._agents[agent_id] = (activity, at)
+            case _:
+                pass
+
+    def decide(self, view: PacingView, now: float) -> int:
+        """One more call while P(L >= A) <= theta."""
+        self._now = now
+        model = self.models[self.scenario.outcomes_at(now)]
+        q_table = model.answers.table()
+        mean_l, var_l, mean_a, var_a = self.estimate(view, now, q_table, model.busy)
+        return threshold_dials(
+            view,
+            mean_l=mean_l,
+            var_l=var_l,
+            mean_a=mean_a,
+            var_a=var_a,
+            q_new=q_table[0],
+            theta=self.fixed_theta,
+        )
+
+
+def true_models(scenario: Scenario) -> dict[OutcomeMix, TrueModel]:
+    """The true tables for every outcome mix the scenario uses."""
+    mixes = {scenario.outcomes, *(c.outcomes for c in scenario.changes)}
+    return {mix: true_model(scenario, mix) for mix in mixes}
+
+
+def run_tuned(
+    scenario: Scenario, theta: float, seeds: Sequence[int], models: dict[OutcomeMix, TrueModel]
+) -> list[SimResult]:
+    """One run per seed of the tuned policy at ``theta``."""
+    return [
+        simulate(scenario, TunedPacer(scenario, theta, models), seed, policy="tuned")
+        for seed in seeds
+    ]
+
+
+def pooled_abandon(results: Sequence[SimResult]) -> float:
+    """Abandoned over live-answered, pooled over runs."""
+    live = sum(r.live_answered for r in results)
+    return sum(r.abandoned for r in results) / live if live else 0.0
+
+
+def tune_theta(
+    scenario: Scenario,
+    seeds: Sequence[int],
+    models: dict[OutcomeMix, TrueModel],
+    steps: int = 7,
+    log: Callable[[str], None] | None = None,
+) -> tuple[float, list[SimResult]]:
+    """The largest theta whose pooled abandon rate stays under the target (bisection)."""
+    lo, hi = math.log(0.002), math.log(0.9)
+    best: tuple[float, list[SimResult]] | None = None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        results = run_tuned(scenario, math.exp(mid), seeds, models)
+        rate = pooled_abandon(results)
+        if log:
+            log(f"{scenario.name} theta={math.exp(mid):.4f} abandon={rate:.4f}")
+        if rate <= scenario.abandon_target:
+            lo = mid
+            best = (math.exp(mid), results)
+        else:
+            hi = mid
+    if best is None:
+        theta = math.exp(lo)
+        return theta, run_tuned(scenario, theta, seeds, models)
+    return best
+
+
+def oracle_occupancy(scenario: Scenario, seed: int, leads: LeadFile | None = None) -> float:
+    """Talk over logged-in time when agents take only live attempts, back to back."""
+    leads = leads or LeadFile(scenario, seed)
+    free_at = [0.0] * scenario.agents
+    talk = 0.0
+    index = 0
+    end = scenario.shift_s
+    for agent in range(scenario.agents):
+        t = 0.0
+        while t < end:
+            while True:
+                attempt = leads[index].resolve(scenario, scenario.outcomes_at(t))
+                index += 1
+                if attempt.routed and attempt.outcome.value == "live":
+                    break
+            talk += min(attempt.talk_s, end - t)
+            t += attempt.talk_s + attempt.wrap_s
+        free_at[agent] = t
+    return talk / (scenario.agents * end)
