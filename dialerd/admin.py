@@ -50,7 +50,9 @@ def utcnow() -> dt.datetime:
 _SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(CampaignSettings)}
 
 
-def coerce_settings(base: CampaignSettings, changes: Mapping[str, Any]) -> CampaignSettings:
+def coerce_settings(
+    base: CampaignSettings, changes: Mapping[str, Any], *, validate: bool = True
+) -> CampaignSettings:
     """Apply ``changes`` (strings from a CLI or typed values) to settings, checking types."""
     unknown = sorted(set(changes) - set(_SETTING_TYPES))
     if unknown:
@@ -59,7 +61,8 @@ def coerce_settings(base: CampaignSettings, changes: Mapping[str, Any]) -> Campa
     for key, raw in changes.items():
         values[key] = _coerce(key, raw)
     new = dataclasses.replace(base, **values)
-    validate_campaign(new)
+    if validate:
+        validate_campaign(new)
     return new
 
 
@@ -131,9 +134,9 @@ async def create_campaign(
 async def edit_campaign(store: SqliteStore, ref: int | str, changes: Mapping[str, Any]) -> Campaign:
     """Change settings of a campaign that is not running."""
     current = await store.get_campaign(ref)
-    new = coerce_settings(current.settings, changes)
-    _check_zone(new.timezone)
+    new = coerce_settings(current.settings, changes, validate=False)
     check_campaign_edit(current, new)
+    _check_zone(new.timezone)
     return await store.update_campaign(current.id, new, now=utcnow())
 
 

@@ -193,7 +193,7 @@ def _readable(message: str) -> str:
     # msgspec says "... - at `$.ami.servers[0].port`"; lead with the key, as users look for it.
     text, sep, where = message.rpartition(" - at ")
     if not sep:
-        return message
+        text, where = message, ""
     key = where.strip("`").removeprefix("$").removeprefix(".")
     unknown = text.removeprefix("Object contains unknown field ")
     if unknown != text:

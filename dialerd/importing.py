@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,8 +101,11 @@ class _Records:
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         with self.path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding=self.codec, newline="", errors="strict")
-            reader = csv.reader(text, strict=True)
+            # Decode line by line (a newline byte never occurs inside a UTF-8 or CP932
+            # character), so that an undecodable byte is reported at its own row rather
+            # than at the start of a read-ahead buffer.
+            lines = (line.decode(self.codec) for line in raw)
+            reader = csv.reader(lines, strict=True)
             row = 0
             try:
                 for row, record in enumerate(reader, start=1):
