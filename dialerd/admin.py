@@ -16,7 +16,6 @@ from typing import Any
 
 import holidays
 
-from dialerd.adapters.sqlite_store import BatchResult, SqliteStore
 from dialerd.config import LimitsConfig
 from dialerd.core.model import (
     Agent,
@@ -38,6 +37,7 @@ from dialerd.core.model import (
 )
 from dialerd.errors import NotFoundError, UsageError
 from dialerd.numbers import dnc_keys, normalize
+from dialerd.ports import BatchResult, Store
 
 
 def utcnow() -> dt.datetime:
@@ -123,7 +123,7 @@ def _check_zone(name: str) -> None:
 
 
 async def create_campaign(
-    store: SqliteStore, name: str, changes: Mapping[str, Any], limits: LimitsConfig
+    store: Store, name: str, changes: Mapping[str, Any], limits: LimitsConfig
 ) -> Campaign:
     """Create a campaign (inactive) with ``changes`` over the defaults."""
     settings = coerce_settings(CampaignSettings(name=name), changes)
@@ -131,7 +131,7 @@ async def create_campaign(
     return await store.create_campaign(settings, now=utcnow(), max_campaigns=limits.max_campaigns)
 
 
-async def edit_campaign(store: SqliteStore, ref: int | str, changes: Mapping[str, Any]) -> Campaign:
+async def edit_campaign(store: Store, ref: int | str, changes: Mapping[str, Any]) -> Campaign:
     """Change settings of a campaign that is not running."""
     current = await store.get_campaign(ref)
     new = coerce_settings(current.settings, changes, validate=False)
@@ -140,7 +140,7 @@ async def edit_campaign(store: SqliteStore, ref: int | str, changes: Mapping[str
     return await store.update_campaign(current.id, new, now=utcnow())
 
 
-async def change_state(store: SqliteStore, ref: int | str, command: str) -> Campaign:
+async def change_state(store: Store, ref: int | str, command: str) -> Campaign:
     """Activate, deactivate (passivate), start, pause or stop a campaign.
 
     Deactivating keeps every contact, attempt and result, so reactivating continues
@@ -151,7 +151,7 @@ async def change_state(store: SqliteStore, ref: int | str, command: str) -> Camp
     return await store.set_campaign_state(current.id, current.state, new_state, now=utcnow())
 
 
-async def delete_campaign(store: SqliteStore, ref: int | str) -> Campaign:
+async def delete_campaign(store: Store, ref: int | str) -> Campaign:
     """Delete a campaign that is not running; contacts and call history are kept."""
     current = await store.get_campaign(ref)
     await store.delete_campaign(current.id)
@@ -204,9 +204,7 @@ def _check_overlaps(hours: Sequence[BusinessHours]) -> None:
                 raise UsageError(f"hours: {_DAYS[day]} intervals overlap")
 
 
-async def set_hours(
-    store: SqliteStore, ref: int | str, specs: Iterable[str]
-) -> list[BusinessHours]:
+async def set_hours(store: Store, ref: int | str, specs: Iterable[str]) -> list[BusinessHours]:
     """Replace a campaign's weekly schedule."""
     campaign = await store.get_campaign(ref)
     hours = parse_hours(specs)
@@ -233,7 +231,7 @@ def public_holidays(campaign: Campaign, year: int) -> dict[dt.date, str]:
 # -- contacts ---------------------------------------------------------------------------
 
 
-async def _agent_ref(store: SqliteStore, ref: str) -> str:
+async def _agent_ref(store: Store, ref: str) -> str:
     """Resolve an owner given as agent id or email to the agent id; unknown is an error."""
     for agent in await store.agents():
         if ref in (agent.id, agent.email) and ref:
@@ -242,7 +240,7 @@ async def _agent_ref(store: SqliteStore, ref: str) -> str:
 
 
 async def bulk_action(
-    store: SqliteStore,
+    store: Store,
     ref: int | str,
     action: str,
     f: ContactFilter,
@@ -302,7 +300,7 @@ async def bulk_action(
 
 
 async def check_number(
-    store: SqliteStore, number: str, *, campaign: int | str | None, region: str | None
+    store: Store, number: str, *, campaign: int | str | None, region: str | None
 ) -> tuple[str, list[DncList]]:
     """Normalise ``number`` and return the lists (global and the campaign's) holding it."""
     campaign_id = None
@@ -319,7 +317,7 @@ async def check_number(
 
 
 async def add_result(
-    store: SqliteStore,
+    store: Store,
     ref: int | str,
     name: str,
     *,
@@ -343,7 +341,7 @@ async def add_result(
 
 
 async def edit_result(
-    store: SqliteStore, ref: int | str, result_id: int, changes: Mapping[str, Any]
+    store: Store, ref: int | str, result_id: int, changes: Mapping[str, Any]
 ) -> ResultCode:
     """Change a result's name, flags, memo or display order."""
     campaign = await store.get_campaign(ref)
@@ -357,14 +355,14 @@ async def edit_result(
     return await store.update_result(new)
 
 
-async def add_agent(store: SqliteStore, agent: Agent) -> Agent:
+async def add_agent(store: Store, agent: Agent) -> Agent:
     """Add an agent after checking its id and dial string."""
     validate_agent(agent)
     return await store.add_agent(agent, now=utcnow())
 
 
 async def assign_agents(
-    store: SqliteStore,
+    store: Store,
     ref: int | str,
     agent_ids: Sequence[str],
     *,
@@ -379,7 +377,7 @@ async def assign_agents(
 
 
 async def copy_assignments(
-    store: SqliteStore, source: int | str, target: int | str, limits: LimitsConfig
+    store: Store, source: int | str, target: int | str, limits: LimitsConfig
 ) -> int:
     """Give ``target`` every agent assigned to ``source``."""
     src = await store.get_campaign(source)

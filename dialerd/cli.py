@@ -35,6 +35,7 @@ from dialerd.core.model import (
 )
 from dialerd.errors import DialerdError, UsageError
 from dialerd.importing import ImportOptions, import_contacts, upload_dnc
+from dialerd.ports import Store
 
 Handler = Callable[[argparse.Namespace, "Context"], Awaitable[int]]
 
@@ -44,7 +45,7 @@ class Context:
     """What every command gets: the configuration, the store and where to print."""
 
     config: Config
-    store: SqliteStore
+    store: Store
     out: Console
     json: bool
 

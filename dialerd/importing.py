@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from dialerd.adapters.sqlite_store import ContactRow, SqliteStore
 from dialerd.core.model import DedupeKey, DncList
 from dialerd.errors import UsageError
 from dialerd.numbers import InvalidNumber, dnc_entry, normalize
+from dialerd.ports import ContactRow, Store
 
 Encoding = Literal["auto", "utf-8", "cp932"]
 Progress = Callable[[int], None]
@@ -193,7 +193,7 @@ def _column_plan(
 
 
 async def import_contacts(
-    store: SqliteStore,
+    store: Store,
     campaign_id: int,
     path: Path,
     options: ImportOptions,
@@ -334,7 +334,7 @@ def _dedupe_value(key: DedupeKey, phone: str, values: Mapping[str, str]) -> str 
 
 
 async def _flush(
-    store: SqliteStore,
+    store: Store,
     *,
     campaign_id: int,
     import_id: int,
@@ -374,7 +374,7 @@ class DncReport:
 
 
 async def upload_dnc(
-    store: SqliteStore,
+    store: Store,
     path: Path,
     name: str,
     *,

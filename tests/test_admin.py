@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dialerd import admin
-from dialerd.adapters.sqlite_store import ContactRow, SqliteStore
+from dialerd.adapters.sqlite_store import SqliteStore
 from dialerd.config import LimitsConfig
 from dialerd.core.model import (
     Agent,
@@ -19,6 +19,7 @@ from dialerd.core.model import (
     DialMode,
 )
 from dialerd.errors import ConflictError, NotFoundError, UsageError
+from dialerd.ports import ContactRow
 from tests.conftest import dump
 
 LIMITS = LimitsConfig(max_campaigns=5, agents_per_owned_campaign=2)

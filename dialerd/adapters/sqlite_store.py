@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from dialerd.core.model import (
     ScheduleException,
 )
 from dialerd.errors import ConflictError, NotFoundError, UsageError
+from dialerd.ports import BatchResult, ContactRow, ImportJob
 
 _SETTINGS_DATES = ("start_date", "end_date")
 
@@ -80,46 +81,6 @@ def settings_from_json(name: str, text: str) -> CampaignSettings:
     if "dedupe_key" in data:
         data["dedupe_key"] = DedupeKey(data["dedupe_key"])
     return CampaignSettings(name=name, **data)
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    """A parsed, normalised contact ready to be stored (the importer's output)."""
-
-    phone: str
-    dedupe_key: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    company: str = ""
-    account: str = ""
-    owner: str = ""
-    timezone: str = ""
-    custom: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What one import batch did."""
-
-    imported: int
-    merged: int
-
-
-@dataclass(frozen=True, slots=True)
-class ImportJob:
-    """A row of the ``imports`` table: where a resumable import stands."""
-
-    id: int
-    campaign_id: int
-    source: str
-    fingerprint: str
-    options: str
-    state: str
-    rows_read: int
-    rows_imported: int
-    rows_merged: int
-    rows_rejected: int
 
 
 _CONTACT_COLUMNS = (
