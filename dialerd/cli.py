@@ -63,6 +63,7 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--status", action="append", help="contact status (repeatable)")
     g.add_argument("--owner", help="owner agent id or email")
     g.add_argument("--unowned", action="store_true", help="contacts without an owner")
+    g.add_argument("--account", help="contacts of this account")
     g.add_argument("--min-attempts", type=int)
     g.add_argument("--max-attempts", type=int)
     g.add_argument("--last-result", help="outcome or result of the last call")
@@ -267,6 +268,7 @@ def _filter(args: argparse.Namespace) -> ContactFilter:
         status=statuses,
         owner=args.owner,
         unowned=args.unowned,
+        account=args.account,
         min_attempts=args.min_attempts,
         max_attempts=args.max_attempts,
         last_result=args.last_result,

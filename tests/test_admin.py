@@ -246,6 +246,23 @@ async def test_set_owner_to_an_unknown_agent_changes_nothing(
     assert await store.contacts(cid) == before
 
 
+async def test_assigning_a_whole_account(store: SqliteStore) -> None:
+    """Every contact of one account goes to one agent in a single action."""
+    c = await admin.create_campaign(store, "acct", {}, LIMITS)
+    await admin.add_agent(store, Agent("a1", "A", "PJSIP/1"))
+    await store.add_contacts(
+        c.id,
+        [
+            ContactRow(phone=f"+1212555020{i}", dedupe_key=str(i), account="ACME" if i < 2 else "")
+            for i in range(3)
+        ],
+        now=NOW,
+    )
+    n = await admin.bulk_action(store, c.id, "set-owner", ContactFilter(account="ACME"), owner="a1")
+    assert n == 2
+    assert [x.owner for x in await store.contacts(c.id)] == ["a1", "a1", ""]
+
+
 async def test_trash_and_restore(store: SqliteStore) -> None:
     """Trashed contacts leave listings and claims, and come back when restored."""
     cid = await seeded(store)

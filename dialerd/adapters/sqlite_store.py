@@ -126,6 +126,9 @@ def filter_sql(f: ContactFilter) -> tuple[str, list[Any]]:
         params.append(f.owner)
     if f.unowned:
         where.append("cc.owner = ''")
+    if f.account is not None:
+        where.append("c.account = ?")
+        params.append(f.account)
     if f.min_attempts is not None:
         where.append("cc.attempts >= ?")
         params.append(f.min_attempts)

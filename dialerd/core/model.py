@@ -242,6 +242,7 @@ class ContactFilter:
     status: frozenset[ContactStatus] | None = None
     owner: str | None = None
     unowned: bool = False
+    account: str | None = None
     min_attempts: int | None = None
     max_attempts: int | None = None
     last_result: str | None = None
