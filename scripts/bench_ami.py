@@ -1,0 +1,147 @@
+"""Benchmark: AMI messages parsed, translated and dispatched per second on one core.
+
+The input is the recorded Asterisk traffic in ``tests/fixtures/ami/`` (every session, chunks
+exactly as the socket delivered them), repeated with the lab ids rewritten to production
+ids (``<call id>-a``/``-b``, ``ActionID`` = call id), so every copy is a distinct call to the
+translator. Each chunk goes through the path the client's socket reader runs:
+``Decoder.feed`` → ``AmiClient._dispatch`` (ActionID routing, the translator, the event
+queue), and a consumer drains the queue and ``match``-es each core event as the engine will.
+No socket is involved: this measures dialerd's own work per message.
+
+Usage: python scripts/bench_ami.py [--copies N] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from dialerd.adapters.ami import AmiClient, _Connection
+from dialerd.ami.codec import BANNER_PREFIX, Decoder, Message
+from dialerd.ami.translate import DialplanNames
+from dialerd.config import AmiServerConfig, Secret, SecretSource
+from dialerd.core import events as ev
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
+
+# Lab ids of the recordings, longest first so that no replacement eats another's prefix.
+_CALL_IDS = [
+    ("lead-42-attempt-1-peer", "{c}-b"),
+    ("lead-42-attempt-1", "{c}-a"),
+    ("cust-1-peer", "{c}-b"),
+    ("cust-1", "{c}-a"),
+    ("ActionID: orig-1\r", "ActionID: {c}\r"),
+    ("ActionID: orig-cust\r", "ActionID: {c}\r"),
+]
+_AGENT_IDS = [
+    ("agent-1001-peer", "{s}-b"),
+    ("agent-1001;2", "{s}-b"),
+    ("agent-1001", "{s}-a"),
+]
+
+
+def _sessions() -> list[list[bytes]]:
+    """Every recorded connection's received chunks, after its banner."""
+    sessions: list[list[bytes]] = []
+    for path in sorted(FIXTURES.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["dir"] != "in":
+                continue
+            data: str = record["data"]
+            if data.startswith(BANNER_PREFIX):
+                sessions.append([])
+                data = data.split("\r\n", 1)[1]
+            if data:
+                sessions[-1].append(data.encode())
+    return sessions
+
+
+def _stream(copies: int) -> tuple[list[bytes], list[tuple[str, str]]]:
+    """``copies`` rounds of every session with fresh ids; and the agent sessions used."""
+    sessions = _sessions()
+    chunks: list[bytes] = []
+    agents: list[tuple[str, str]] = []
+    for k in range(copies):
+        for n, session in enumerate(sessions):
+            call = f"{k:016x}{n:016x}"
+            agent_session = f"{k:016x}{n + 1000:016x}"
+            agents.append((agent_session, f"{k}-{n}"))
+            for chunk in session:
+                text = chunk.decode()
+                for old, new in _CALL_IDS:
+                    text = text.replace(old, new.format(c=call))
+                for old, new in _AGENT_IDS:
+                    text = text.replace(old, new.format(s=agent_session))
+                chunks.append(text.encode())
+    return chunks, agents
+
+
+def _consume(event: ev.AmiEvent, counts: dict[str, int]) -> None:
+    match event:
+        case ev.CallAnswered() | ev.CustomerReady() | ev.AgentConnected():
+            counts["connected-path"] += 1
+        case ev.CallFailed(reason=_):
+            counts["failed"] += 1
+        case ev.ChannelHungUp():
+            counts["hangup"] += 1
+        case _:
+            counts["other"] += 1
+
+
+async def _run(
+    chunks: list[bytes], agents: list[tuple[str, str]]
+) -> tuple[int, float, dict[str, int]]:
+    config = AmiServerConfig(name="bench", secret=SecretSource(value="x"))
+    client = AmiClient(
+        config, Secret("x"), names=DialplanNames(ready="LabAnswered", conference_prefix="agent")
+    )
+    for session_id, agent_id in agents:
+        client.ids.add_agent_session(session_id, agent_id)
+    loop = asyncio.get_running_loop()
+    # The connection object only carries the routing table here; nothing is written.
+    conn = _Connection(None, loop.create_future(), loop.create_future(), loop.create_future())  # type: ignore[arg-type]
+    queue = client._queue
+    counts = {"connected-path": 0, "failed": 0, "hangup": 0, "other": 0}
+    messages = 0
+    decoder = Decoder(expect_banner=False)
+    start = time.perf_counter()
+    for chunk in chunks:
+        for message in decoder.feed(chunk):
+            if isinstance(message, Message):
+                messages += 1
+                client._dispatch(conn, message)
+        while not queue.empty():
+            _consume(queue.get_nowait(), counts)
+    elapsed = time.perf_counter() - start
+    return messages, elapsed, counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=200, help="rounds of all recordings")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs (best is reported)")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    chunks, agents = _stream(args.copies)
+    rates: list[float] = []
+    for _ in range(args.repeat):
+        messages, elapsed, counts = asyncio.run(_run(chunks, agents))
+        rates.append(messages / elapsed)
+    size = sum(len(c) for c in chunks)
+    print(f"input: {messages} AMI messages in {len(chunks)} recorded chunks, {size / 1e6:.1f} MB")
+    print(f"core events out per run: {sum(counts.values())} {counts}")
+    print(
+        f"throughput: best {max(rates):,.0f} msg/s, median {statistics.median(rates):,.0f} msg/s "
+        f"({args.repeat} runs, one core)"
+    )
+
+
+if __name__ == "__main__":
+    main()
