@@ -4,8 +4,8 @@ The input is the recorded Asterisk traffic in ``tests/fixtures/ami/`` (every ses
 exactly as the socket delivered them), repeated with the lab ids rewritten to production
 ids (``<call id>-a``/``-b``, ``ActionID`` = call id), so every copy is a distinct call to the
 translator. Each chunk goes through the path the client's socket reader runs:
-``Decoder.feed`` → ``AmiClient._dispatch`` (ActionID routing, the translator, the event
-queue), and a consumer drains the queue and ``match``-es each core event as the engine will.
+``ClientSession.receive`` (framing, parsing, ActionID routing, the translator) → the event
+queue, and a consumer drains the queue and ``match``-es each event as the engine will.
 No socket is involved: this measures dialerd's own work per message.
 
 Usage: python scripts/bench_ami.py [--copies N] [--repeat R]
@@ -21,10 +21,9 @@ import statistics
 import time
 from pathlib import Path
 
-from dialerd.adapters.ami import AmiClient, _Connection
-from dialerd.ami.codec import BANNER_PREFIX, Decoder, Message
-from dialerd.ami.translate import DialplanNames
-from dialerd.config import AmiServerConfig, Secret, SecretSource
+from dialerd.ami.codec import BANNER_PREFIX
+from dialerd.ami.session import ClientSession
+from dialerd.ami.translate import ContractIds, DialplanNames, Translator
 from dialerd.core import events as ev
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
@@ -82,7 +81,7 @@ def _stream(copies: int) -> tuple[list[bytes], list[tuple[str, str]]]:
     return chunks, agents
 
 
-def _consume(event: ev.AmiEvent, counts: dict[str, int]) -> None:
+def _consume(event: object, counts: dict[str, int]) -> None:
     match event:
         case ev.CallAnswered() | ev.CustomerReady() | ev.AgentConnected():
             counts["connected-path"] += 1
@@ -97,25 +96,23 @@ def _consume(event: ev.AmiEvent, counts: dict[str, int]) -> None:
 async def _run(
     chunks: list[bytes], agents: list[tuple[str, str]]
 ) -> tuple[int, float, dict[str, int]]:
-    config = AmiServerConfig(name="bench", secret=SecretSource(value="x"))
-    client = AmiClient(
-        config, Secret("x"), names=DialplanNames(ready="LabAnswered", conference_prefix="agent")
-    )
+    ids = ContractIds()
     for session_id, agent_id in agents:
-        client.ids.add_agent_session(session_id, agent_id)
-    loop = asyncio.get_running_loop()
-    # The connection object only carries the routing table here; nothing is written.
-    conn = _Connection(None, loop.create_future(), loop.create_future(), loop.create_future())  # type: ignore[arg-type]
-    queue = client._queue
+        ids.add_agent_session(session_id, agent_id)
+    translator = Translator(
+        "bench", ids, DialplanNames(ready="LabAnswered", conference_prefix="agent")
+    )
+    session = ClientSession(translator)
+    session.receive(BANNER_PREFIX.encode() + b"13.0.0\r\n", 0.0)
+    queue: asyncio.Queue[object] = asyncio.Queue()
     counts = {"connected-path": 0, "failed": 0, "hangup": 0, "other": 0}
-    messages = 0
-    decoder = Decoder(expect_banner=False)
+    messages = sum(c.count(b"\r\n\r\n") for c in chunks)
+    clock = time.monotonic
     start = time.perf_counter()
     for chunk in chunks:
-        for message in decoder.feed(chunk):
-            if isinstance(message, Message):
-                messages += 1
-                client._dispatch(conn, message)
+        # What AmiClient's reader does with each chunk: receive, then queue the events.
+        for output in session.receive(chunk, clock()):
+            queue.put_nowait(output)
         while not queue.empty():
             _consume(queue.get_nowait(), counts)
     elapsed = time.perf_counter() - start

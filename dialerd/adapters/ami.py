@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import itertools
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -37,7 +36,14 @@ from typing import Any, TypeVar
 import structlog
 
 from dialerd.ami import contract
-from dialerd.ami.codec import Banner, Decoder, Message, encode
+from dialerd.ami.codec import Message
+from dialerd.ami.session import (
+    ActionAnswered,
+    BannerSeen,
+    Booted,
+    ClientSession,
+    SessionOutput,
+)
 from dialerd.ami.translate import ContractIds, DialplanNames, Translator
 from dialerd.config import AmiServerConfig, Secret
 from dialerd.core.events import AmiEvent, CallNotPlaced, LinkDown, LinkUp
@@ -84,12 +90,8 @@ _TRANSITIONS: dict[LinkState, frozenset[LinkState]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """The answer to an action: its response, and the list items if it was an event list."""
-
-    response: Message
-    items: tuple[Message, ...] = ()
+ActionResult = ActionAnswered
+"""The answer to an action: its response, and the list items if it was an event list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +113,11 @@ class Dial:
 class _Pending:
     future: asyncio.Future[ActionResult]
     on_complete: Callable[[ActionResult], None] | None = None
-    response: Message | None = None
-    items: list[Message] = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
 class _Connection:
+    session: ClientSession
     writer: asyncio.StreamWriter
     banner: asyncio.Future[str]
     booted: asyncio.Future[int]
@@ -158,7 +159,6 @@ class AmiClient:
         self._consumed = False
         self._up = asyncio.Event()
         self._last_error: Exception | None = None
-        self._ids = itertools.count(1)
         self._log = _log.bind(server=config.name)
 
     def __repr__(self) -> str:
@@ -337,22 +337,8 @@ class AmiClient:
         timeout_s: float,
         on_complete: Callable[[ActionResult], None] | None = None,
     ) -> ActionResult:
-        msg = Message.of(action)
-        name = msg.get("Action")
-        if not name:
-            raise UsageError("an AMI action needs an Action header")
-        headers = list(msg.headers)
-        if name.lower() == "originate":
-            # A synchronous Originate blocks the whole AMI session until the call ends.
-            headers = [(k, v) for k, v in headers if k.lower() != "async"]
-            headers.append(("Async", "true"))
-        action_id = msg.get("ActionID")
-        if action_id is None:
-            action_id = f"dialerd-{next(self._ids)}"
-            headers.insert(1, ("ActionID", action_id))
-        if action_id in conn.pending:
-            raise UsageError(f"ActionID {action_id!r} is already in flight")
-        data = encode(Message(tuple(headers)))
+        action_id, data = conn.session.send(action)
+        name = Message.of(action).get("Action")
         pending = _Pending(asyncio.get_running_loop().create_future(), on_complete)
         conn.pending[action_id] = pending
         try:
@@ -369,6 +355,7 @@ class AmiClient:
         finally:
             if conn.pending.get(action_id) is pending:
                 del conn.pending[action_id]
+                conn.session.forget(action_id)
 
     # --- internals: the connection -----------------------------------------------------------
 
@@ -430,7 +417,13 @@ class AmiClient:
             self._set_state(LinkState.DOWN)
             raise
         loop = asyncio.get_running_loop()
-        conn = _Connection(writer, loop.create_future(), loop.create_future(), loop.create_future())
+        conn = _Connection(
+            ClientSession(self._translator),
+            writer,
+            loop.create_future(),
+            loop.create_future(),
+            loop.create_future(),
+        )
         self._conn = conn
         reader_task = asyncio.create_task(self._read(reader, conn), name=f"ami-{self.name}-read")
         pinger: asyncio.Task[None] | None = None
@@ -533,67 +526,41 @@ class AmiClient:
             self._emit([LinkDown(self.name, reason)])
 
     async def _read(self, reader: asyncio.StreamReader, conn: _Connection) -> None:
-        decoder = Decoder()
         reason = "connection closed by Asterisk"
         try:
             while not conn.dead.done():
                 data = await reader.read(_READ_SIZE)
                 if not data:
                     break
-                for message in decoder.feed(data):
-                    if isinstance(message, Banner):
-                        if not conn.banner.done():
-                            conn.banner.set_result(message.text)
-                        continue
-                    self._dispatch(conn, message)
+                self._apply(conn, conn.session.receive(data, self._clock()))
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc}"
         except RemoteProtocolError as exc:
             reason = f"protocol error: {exc}"
         self._kill(conn, reason)
 
-    def _dispatch(self, conn: _Connection, message: Message) -> None:
-        action_id = message.get("ActionID")
-        pending = conn.pending.get(action_id) if action_id is not None else None
-        if message.get("Event") is not None:
-            if pending is not None and pending.response is not None:
-                # An item of an event list we asked for; the list's own events stop here.
-                if (message.get("EventList") or "").lower() == "complete":
-                    self._finish(conn, action_id, pending)
-                else:
-                    pending.items.append(message)
-                return
-            if message.get("Event") == "FullyBooted" and not conn.booted.done():
-                try:
-                    conn.booted.set_result(int(message.get("Uptime") or 0))
-                except ValueError:
-                    conn.booted.set_result(0)
-            self._emit(self._translator.feed(message, self._clock()))
-            return
-        if message.get("Response") is None:
-            return
-        if pending is not None:
-            pending.response = message
-            is_list = (message.get("EventList") or "").lower() == "start"
-            if not is_list or message.get("Response") != "Success":
-                self._finish(conn, action_id, pending)
-        self._emit(self._translator.feed(message, self._clock()))
-
-    def _finish(self, conn: _Connection, action_id: str | None, pending: _Pending) -> None:
-        if action_id is not None:
-            conn.pending.pop(action_id, None)
-        response = pending.response
-        if pending.future.done() or response is None:
-            return
-        if response.get("Response") not in ("Success", "Goodbye"):
-            pending.future.set_exception(
-                ActionRejected(response.get("Message") or response.get("Response") or "")
-            )
-            return
-        result = ActionResult(response, tuple(pending.items))
-        if pending.on_complete is not None:
-            pending.on_complete(result)
-        pending.future.set_result(result)
+    def _apply(self, conn: _Connection, outputs: list[SessionOutput]) -> None:
+        """Act on what the bytes completed, in their order (events stay in wire order)."""
+        for output in outputs:
+            match output:
+                case BannerSeen(text=text):
+                    if not conn.banner.done():
+                        conn.banner.set_result(text)
+                case Booted(uptime_s=uptime):
+                    if not conn.booted.done():
+                        conn.booted.set_result(uptime)
+                case ActionAnswered(action_id=action_id):
+                    pending = conn.pending.pop(action_id, None)
+                    if pending is None or pending.future.done():
+                        continue
+                    if not output.ok:
+                        pending.future.set_exception(ActionRejected(output.message))
+                        continue
+                    if pending.on_complete is not None:
+                        pending.on_complete(output)
+                    pending.future.set_result(output)
+                case _:
+                    self._queue.put_nowait(output)
 
 
 async def _first(wanted: asyncio.Future[_T], dead: asyncio.Future[str]) -> _T:
