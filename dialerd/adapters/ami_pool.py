@@ -206,6 +206,13 @@ class AmiPool:
         """Hang up a call on its server."""
         await self._client_of_call(call_id).hangup(call_id)
 
+    async def hangup_agent(self, session_id: str, agent_id: str) -> None:
+        """End an agent's session (its phone leaves the conference)."""
+        server = self._agents.get(agent_id)
+        if server is None:
+            raise NotFoundError(f"agent {agent_id} has no session on any AMI server")
+        await self._client(server).hangup(session_id)
+
     def server_of_agent(self, agent_id: str) -> str | None:
         """The server an agent's session was placed on, if any."""
         return self._agents.get(agent_id)

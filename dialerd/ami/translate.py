@@ -484,9 +484,13 @@ class Translator:
 
     def _on_bridge_leave(self, message: Message) -> list[AmiEvent]:
         ref = self._ref(message)
-        members = self._bridges.get(message.get("BridgeUniqueid") or "")
+        bridge_id = message.get("BridgeUniqueid") or ""
+        members = self._bridges.get(bridge_id)
         if ref is not None and members is not None:
             members.discard(ref)
+            if not members:
+                # BridgeDestroy may be filtered out in manager.conf; do not rely on it.
+                del self._bridges[bridge_id]
         return []
 
     def _on_bridge_destroy(self, message: Message) -> list[AmiEvent]:
