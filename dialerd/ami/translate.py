@@ -366,7 +366,8 @@ class Translator:
         if state is None or state.answered or state.ringing:
             return []
         state.live.add(ref.leg)
-        if message.get("DialStatus") != "RINGING":
+        # PROGRESS counts too: carriers often send early media (183) with in-band ringback.
+        if message.get("DialStatus") not in ("RINGING", "PROGRESS"):
             return []
         state.ringing = True
         return [CallRinging(self.server, ref.party_id)]

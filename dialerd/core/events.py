@@ -95,7 +95,7 @@ class CallQueued:
 
 @dataclass(frozen=True, slots=True)
 class CallRinging:
-    """The far end of ``call_id`` started ringing (first ``DialState RINGING``)."""
+    """The far end of ``call_id`` started ringing (first ``DialState`` RINGING or PROGRESS)."""
 
     server: str
     call_id: str

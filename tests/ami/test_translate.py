@@ -428,3 +428,15 @@ def test_failure_classification(
 ) -> None:
     """Reason decides first; Reason 0 is refined by the DialEnd status and the cause."""
     assert classify_failure(reason, dial_status, cause) is outcome
+
+
+def test_early_media_counts_as_ringing_once() -> None:
+    """A carrier's PROGRESS starts the ring clock; RINGING after it adds nothing."""
+    tr = _contract_translator()
+    events = _feed(
+        tr,
+        _ev("DialState", DestUniqueid=C + "-a", DialStatus="PROCEEDING"),
+        _ev("DialState", DestUniqueid=C + "-a", DialStatus="PROGRESS"),
+        _ev("DialState", DestUniqueid=C + "-a", DialStatus="RINGING"),
+    )
+    assert events == [CallRinging(SRV, C)]
