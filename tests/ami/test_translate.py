@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dialerd.ami.codec import BANNER_PREFIX, Decoder, Message
 from dialerd.ami.translate import ContractIds, DialplanNames, LegRef, Translator
@@ -440,3 +443,85 @@ def test_early_media_counts_as_ringing_once() -> None:
         _ev("DialState", DestUniqueid=C + "-a", DialStatus="RINGING"),
     )
     assert events == [CallRinging(SRV, C)]
+
+
+# --- Asterisk orders events per channel only: any such interleaving must translate alike ------
+
+
+def _call_messages(name: str) -> list[Message]:
+    """The recording's messages about its customer call, in wire order."""
+    ids = LabIds()
+    decoder = Decoder()
+    out: list[Message] = []
+    for line in (FIXTURES / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["dir"] != "in":
+            continue
+        for message in decoder.feed(record["data"].encode()):
+            if not isinstance(message, Message):
+                continue
+            uid = message.get("Uniqueid") or message.get("DestUniqueid") or ""
+            ref = ids.leg_of(uid)
+            ours = ref is not None and ref.party is Party.CALL
+            if ours or message.get("ActionID") == "orig-1":
+                out.append(message)
+    return out
+
+
+def _channel_key(message: Message) -> str:
+    if message.get("Event") is None:
+        return "response"
+    if message.get("Event") == "OriginateResponse":
+        return "originate"
+    return message.get("Uniqueid") or message.get("DestUniqueid") or ""
+
+
+def _interleave(messages: list[Message], rnd: random.Random) -> list[Message]:
+    """A random merge of the per-channel sequences; the action's response stays first."""
+    queues: dict[str, list[Message]] = {}
+    for message in messages:
+        queues.setdefault(_channel_key(message), []).append(message)
+    out = queues.pop("response")
+    while queues:
+        key = rnd.choice(sorted(queues))
+        out.append(queues[key].pop(0))
+        if not queues[key]:
+            del queues[key]
+    return out
+
+
+_FAILURES = {
+    "originate-busy": (5, DialFailure.BUSY),
+    "originate-noanswer": (3, DialFailure.NO_ANSWER),
+    "originate-congestion": (8, DialFailure.CONGESTION),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FAILURES))
+@given(rnd=st.randoms(use_true_random=False))
+def test_failed_call_reordered_still_fails_once(name: str, rnd: random.Random) -> None:
+    """However channels interleave, a failed call yields one CallFailed and no hangups."""
+    tr = Translator(S, LabIds(), LAB_NAMES)
+    events = [e for m in _interleave(_call_messages(name), rnd) for e in tr.feed(m, 1.0)]
+    failed = [e for e in events if isinstance(e, CallFailed)]
+    assert len(failed) == 1
+    assert (failed[0].reason, failed[0].outcome) == _FAILURES[name]
+    assert events[0] == CallQueued(S, LEAD)
+    assert not any(isinstance(e, ChannelHungUp | CallAnswered) for e in events)
+
+
+@pytest.mark.parametrize("name", ["originate-answered", "originate-machine"])
+@given(rnd=st.randoms(use_true_random=False))
+def test_answered_call_reordered_is_answered_first(name: str, rnd: random.Random) -> None:
+    """However channels interleave, the answer precedes the call's other facts, once each."""
+    tr = Translator(S, LabIds(), LAB_NAMES)
+    events = [e for m in _interleave(_call_messages(name), rnd) for e in tr.feed(m, 1.0)]
+    kinds = [type(e) for e in events if not isinstance(e, CallRinging)]
+    assert kinds[:2] == [CallQueued, CallAnswered]
+    assert sorted(k.__name__ for k in kinds[2:]) == [
+        "ChannelHungUp",
+        "ChannelHungUp",
+        "CustomerReady",
+    ]
+    legs = {e.leg for e in events if isinstance(e, ChannelHungUp)}
+    assert legs == {Leg.CUSTOMER, Leg.PEER}
