@@ -209,11 +209,15 @@ class Translator:
         return handler(message) if handler is not None else []
 
     def snapshot(self, items: Iterable[Message]) -> ChannelsSnapshot:
-        """Build the resync fact from ``CoreShowChannel`` list items, and forget calls whose
-        channels are all gone."""
+        """Build the resync fact from ``CoreShowChannel`` list items.
+
+        Calls with no live channel are forgotten, and who shares a bridge with whom is
+        rebuilt from the items' ``BridgeId`` (enters and leaves were missed while away).
+        """
         uniqueids: set[str] = set()
         calls: set[str] = set()
         agents: set[str] = set()
+        self._bridges.clear()
         for item in items:
             uid = item.get("Uniqueid")
             if uid is None:
@@ -223,6 +227,9 @@ class Translator:
             if ref is None:
                 continue
             (calls if ref.party is Party.CALL else agents).add(ref.party_id)
+            bridge_id = item.get("BridgeId")
+            if bridge_id:
+                self._bridges.setdefault(bridge_id, set()).add(ref)
         for call_id in [c for c in self._calls if c not in calls]:
             del self._calls[call_id]
         return ChannelsSnapshot(
@@ -230,9 +237,12 @@ class Translator:
         )
 
     def link_lost(self) -> None:
-        """Forget what only this connection could complete (bridges; refinements in flight)."""
+        """The connection died: bridge membership may change unseen until the next snapshot.
+
+        What is known about calls is kept (so an answered call is not announced again); the
+        snapshot after the reconnect drops the calls that ended meanwhile.
+        """
         self._bridges.clear()
-        self._calls.clear()
 
     # --- helpers ----------------------------------------------------------------------------
 

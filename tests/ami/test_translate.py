@@ -525,3 +525,24 @@ def test_answered_call_reordered_is_answered_first(name: str, rnd: random.Random
     ]
     legs = {e.leg for e in events if isinstance(e, ChannelHungUp)}
     assert legs == {Leg.CUSTOMER, Leg.PEER}
+
+
+def test_a_reconnect_neither_repeats_an_answer_nor_loses_a_bridge() -> None:
+    """Across a lost link an answered call stays answered, and bridges come from the snapshot."""
+    tr = _contract_translator()
+    answered = _feed(tr, _ev("OriginateResponse", ActionID=C, Response="Success", Reason="4"))
+    assert answered == [CallAnswered(SRV, C)]
+    tr.link_lost()
+    snapshot = tr.snapshot(
+        [
+            _ev("CoreShowChannel", Uniqueid=C + "-a", BridgeId=""),
+            _ev("CoreShowChannel", Uniqueid=A_SESSION + "-a", BridgeId="conf-7"),
+        ]
+    )
+    assert snapshot.call_ids == frozenset({C})
+    events = _feed(
+        tr,
+        _ev("UserEvent", UserEvent="DialerReady", DialerCallId=C),
+        _ev("BridgeEnter", BridgeUniqueid="conf-7", Uniqueid=C + "-a"),
+    )
+    assert events == [CustomerReady(SRV, C), AgentConnected(SRV, C, "7")]
