@@ -196,3 +196,81 @@ async def test_unanswered_calls_fail_with_their_outcome(
     assert failed.outcome is outcome
     assert not any(isinstance(e, ChannelHungUp) and e.party is Party.CALL for e in seen)
     assert pool.load()[S] == (0, 5, True)
+
+
+@pytest.fixture
+async def jittery() -> AsyncIterator[tuple[AmiPool, SimAsterisk]]:
+    sim = SimAsterisk(
+        behaviour="dialerd",
+        scenario=FAST,
+        seed=11,
+        overrides=NUMBERS,
+        time_scale=0.1,
+        username="dialerd",
+        secret=SECRET,
+    )
+    await sim.start()
+    config = AmiServerConfig(
+        name=S,
+        secret=SecretSource(value=SECRET),
+        port=sim.port,
+        max_concurrent_calls=20,
+        reconnect_min_s=0.01,
+        reconnect_max_s=0.05,
+    )
+    made = AmiPool([(config, Secret(SECRET))], rng=random.Random(5))
+    made.start()
+    yield made, sim
+    await made.close()
+    await sim.stop()
+
+
+async def test_reordered_events_still_end_every_call_exactly_once(
+    jittery: tuple[AmiPool, SimAsterisk],
+) -> None:
+    """With events of different channels arriving out of order, each call ends once, cleanly."""
+    pool, sim = jittery
+    events = pool.events()
+    await _until(events, lambda e: isinstance(e, LinkUp))
+    sim.set_event_delay(0.0, 0.05)
+    numbers = ["5550001", "5550002", "5550006", "5550009"] * 3
+    calls = {f"{n:032x}": number for n, number in enumerate(numbers, start=1)}
+    for call_id, number in calls.items():
+        amd = "1" if number == "5550002" else "0"
+        await pool.originate_call(
+            Dial(
+                call_id,
+                f"Local/{number}@sim-pstn",
+                timeout_ms=3000,
+                variables=((contract.VAR_AMD, amd),),
+            )
+        )
+    ended: dict[str, list[AmiEvent]] = {}
+    seen: list[AmiEvent] = []
+
+    def all_ended(event: AmiEvent) -> bool:
+        seen.append(event)
+        match event:
+            case CallFailed(call_id=call_id):
+                ended.setdefault(call_id, []).append(event)
+            case ChannelHungUp(party=Party.CALL, leg=Leg.CUSTOMER, party_id=call_id):
+                ended.setdefault(call_id, []).append(event)
+        return len(ended) == len(calls)
+
+    await _until(events, all_ended)
+    assert all(len(v) == 1 for v in ended.values())
+    for call_id, number in calls.items():
+        mine = [e for e in seen if getattr(e, "call_id", getattr(e, "party_id", None)) == call_id]
+        answered = [e for e in mine if isinstance(e, CallAnswered)]
+        failed = [e for e in mine if isinstance(e, CallFailed)]
+        assert len(answered) + len(failed) == 1, (number, mine)
+        assert mine[0] == CallQueued(S, call_id)
+        if number in ("5550006", "5550009"):
+            assert len(failed) == 1
+        else:
+            assert (
+                mine.index(answered[0])
+                < min(i for i, e in enumerate(mine) if not isinstance(e, CallQueued | CallRinging))
+                + 1
+            )
+    assert pool.load()[S] == (0, 20, True)
