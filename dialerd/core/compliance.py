@@ -64,6 +64,7 @@ class Refusal(enum.StrEnum):
     RETRY_LIMIT = "retry_limit"
     ABANDON_LOCK = "abandon_lock"
     MACHINE_LOCK = "machine_lock"
+    SKIPPED = "skipped"
 
 
 FINAL_REFUSALS = frozenset(
