@@ -68,6 +68,70 @@ class ImportJob:
     rows_rejected: int
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedContact:
+    """A claimed contact with its attempts here and its number's recent calls anywhere.
+
+    History entries are (epoch seconds, outcome), oldest first.
+    """
+
+    contact: Contact
+    attempts: tuple[tuple[float, str], ...]
+    number_history: tuple[tuple[float, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """How a call ended, and what becomes of its contact."""
+
+    call_id: str
+    campaign_id: int
+    contact_id: int
+    outcome: str
+    agent_id: str | None
+    at: dt.datetime
+    answered_at: dt.datetime | None = None
+    connected_at: dt.datetime | None = None
+    reason: int | None = None
+    dial_status: str | None = None
+    cause: int | None = None
+    final: bool = False
+    retry_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCall:
+    """A call the store has not seen end."""
+
+    call_id: str
+    campaign_id: int
+    contact_id: int
+    number: str
+    attempt: int
+    state: str
+    server: str | None
+    agent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One row of call history."""
+
+    call_id: str
+    campaign_id: int
+    contact_id: int
+    number: str
+    attempt: int
+    agent_id: str | None
+    state: str
+    outcome: str | None
+    result_id: int | None
+    created_at: dt.datetime
+    answered_at: dt.datetime | None
+    connected_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
 class Store(Protocol):
     """Everything dialerd keeps: campaigns, schedules, contacts, lists, results, agents.
 
@@ -306,4 +370,74 @@ class Store(Protocol):
 
     async def copy_assignments(self, source_id: int, target_id: int, *, limit: int | None) -> int:
         """Give the target campaign every agent of the source; returns how many were added."""
+        ...
+
+    async def claim_batch(
+        self,
+        campaign_id: int,
+        count: int,
+        *,
+        now: dt.datetime,
+        claimer: str,
+        owner: str | None = None,
+        lock_s: float = 0.0,
+    ) -> list[ClaimedContact]:
+        """Atomically claim up to ``count`` due contacts, each with its call history."""
+        ...
+
+    async def next_due(self, campaign_id: int) -> dt.datetime | None:
+        """When the campaign's next waiting contact becomes due, if it has one."""
+        ...
+
+    async def record_attempt(
+        self,
+        call_id: str,
+        campaign_id: int,
+        contact_id: int,
+        number: str,
+        attempt: int,
+        *,
+        agent_id: str | None,
+        at: dt.datetime,
+    ) -> None:
+        """Write a call about to be placed; durable before its Originate is sent."""
+        ...
+
+    async def record_call_state(
+        self, call_id: str, state: str, *, server: str | None = None, agent_id: str | None = None
+    ) -> None:
+        """Note a call's progress (answered, connected) so a restart can reconcile it."""
+        ...
+
+    async def record_outcome(self, o: OutcomeRecord) -> None:
+        """Close a call and schedule (or finish) its contact, in one transaction."""
+        ...
+
+    async def record_refusal(
+        self,
+        campaign_id: int,
+        contact_id: int,
+        *,
+        reason: str,
+        final: bool,
+        retry_at: dt.datetime | None,
+        at: dt.datetime,
+    ) -> None:
+        """Record a refusal at the gate and release the contact (finished, or due later)."""
+        ...
+
+    async def record_disposition(self, call_id: str, result_id: int | None, memo: str) -> None:
+        """Attach the agent's result to a call."""
+        ...
+
+    async def open_calls(self) -> list[OpenCall]:
+        """Calls not yet ended (after a crash: the ones to reconcile)."""
+        ...
+
+    async def release_stale_claims(self) -> int:
+        """Return claimed contacts without an open call to the queue (a crash before dial)."""
+        ...
+
+    async def calls_of(self, campaign_id: int) -> list[CallRecord]:
+        """A campaign's call history, oldest first."""
         ...

@@ -161,6 +161,21 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     CREATE INDEX imports_campaign ON imports(campaign_id, fingerprint);
     """,
+    # 3: the engine's records: refusals at the gate, and lookups by number and state
+    """
+    CREATE TABLE refusals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id INTEGER NOT NULL,
+        contact_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        final INTEGER NOT NULL,
+        retry_at REAL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX refusals_campaign ON refusals(campaign_id, at);
+    CREATE INDEX calls_number ON calls(number, created_at);
+    CREATE INDEX calls_open ON calls(state) WHERE state != 'ended';
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -40,7 +40,15 @@ from dialerd.core.model import (
     ScheduleException,
 )
 from dialerd.errors import ConflictError, NotFoundError, UsageError
-from dialerd.ports import BatchResult, ContactRow, ImportJob
+from dialerd.ports import (
+    BatchResult,
+    CallRecord,
+    ClaimedContact,
+    ContactRow,
+    ImportJob,
+    OpenCall,
+    OutcomeRecord,
+)
 
 _SETTINGS_DATES = ("start_date", "end_date")
 
@@ -1000,6 +1008,233 @@ class SqliteStore:
             if limit is not None:
                 await _check_agent_limit(db, target_id, limit)
             return cur.rowcount
+
+    # -- the engine's records -----------------------------------------------------------
+
+    async def claim_batch(
+        self,
+        campaign_id: int,
+        count: int,
+        *,
+        now: dt.datetime,
+        claimer: str,
+        owner: str | None = None,
+        lock_s: float = 0.0,
+    ) -> list[ClaimedContact]:
+        """Atomically claim up to ``count`` due contacts, each with its call history.
+
+        With ``owner`` (preview), the agent's own contacts come first, then unowned ones;
+        contacts owned by someone else are never handed out. A contact already claimed in
+        another campaign within ``lock_s`` seconds is skipped (the contact lock).
+        """
+        ts = _ts(now)
+        owner_sql = ""
+        params: list[Any] = [claimer, ts, campaign_id, ts]
+        order = "next_attempt_at, position"
+        if owner is not None:
+            owner_sql = " AND cc.owner IN (?, '')"
+            params.append(owner)
+            order = "(cc.owner = '') , next_attempt_at, position"
+        params.extend([ts - lock_s, count])
+        async with self._tx() as db:
+            async with db.execute(
+                "UPDATE campaign_contacts SET status = 'claimed', claimed_by = ?, claimed_at = ?"
+                " WHERE rowid IN (SELECT cc.rowid FROM campaign_contacts cc"
+                " WHERE cc.campaign_id = ? AND cc.trashed = 0 AND cc.status IN ('new', 'retry')"
+                f" AND cc.next_attempt_at <= ?{owner_sql}"
+                " AND NOT EXISTS (SELECT 1 FROM campaign_contacts o WHERE o.contact_id ="
+                " cc.contact_id AND o.status = 'claimed' AND o.claimed_at > ?)"
+                f" ORDER BY {order} LIMIT ?)"
+                " RETURNING contact_id",
+                params,
+            ) as cur:
+                ids = [r[0] async for r in cur]
+            claimed: list[ClaimedContact] = []
+            for contact_id in ids:
+                async with db.execute(
+                    f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts cc JOIN contacts c"
+                    " ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND cc.contact_id = ?",
+                    (campaign_id, contact_id),
+                ) as cur:
+                    row = await cur.fetchone()
+                assert row is not None
+                contact = _contact(tuple(row))
+                async with db.execute(
+                    "SELECT created_at, outcome FROM calls WHERE campaign_id = ? AND"
+                    " contact_id = ? AND outcome IS NOT NULL ORDER BY created_at",
+                    (campaign_id, contact_id),
+                ) as cur:
+                    own = [(float(r[0]), str(r[1])) async for r in cur]
+                async with db.execute(
+                    "SELECT created_at, outcome FROM calls WHERE number = ? AND created_at > ?"
+                    " AND outcome IS NOT NULL ORDER BY created_at",
+                    (contact.phone, ts - 72 * 3600),
+                ) as cur:
+                    recent = [(float(r[0]), str(r[1])) async for r in cur]
+                claimed.append(ClaimedContact(contact, tuple(own), tuple(recent)))
+        return claimed
+
+    async def next_due(self, campaign_id: int) -> dt.datetime | None:
+        """When the campaign's next waiting contact becomes due, if it has one."""
+        row = await self._one(
+            "SELECT min(next_attempt_at) FROM campaign_contacts WHERE campaign_id = ?"
+            " AND trashed = 0 AND status IN ('new', 'retry')",
+            (campaign_id,),
+        )
+        return _dt(row[0]) if row is not None and row[0] is not None else None
+
+    async def record_attempt(
+        self,
+        call_id: str,
+        campaign_id: int,
+        contact_id: int,
+        number: str,
+        attempt: int,
+        *,
+        agent_id: str | None,
+        at: dt.datetime,
+    ) -> None:
+        """Write a call about to be placed; durable before its Originate is sent."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, agent_id,"
+                " state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'dialing', ?)",
+                (call_id, campaign_id, contact_id, number, attempt, agent_id, _ts(at)),
+            )
+            await db.execute(
+                "UPDATE campaign_contacts SET attempts = attempts + 1, last_call_at = ?"
+                " WHERE campaign_id = ? AND contact_id = ?",
+                (_ts(at), campaign_id, contact_id),
+            )
+
+    async def record_call_state(
+        self, call_id: str, state: str, *, server: str | None = None, agent_id: str | None = None
+    ) -> None:
+        """Note a call's progress (answered, connected) so a restart can reconcile it."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE calls SET state = ?, server = coalesce(?, server),"
+                " agent_id = coalesce(?, agent_id) WHERE id = ? AND state != 'ended'",
+                (state, server, agent_id, call_id),
+            )
+
+    async def record_outcome(self, o: OutcomeRecord) -> None:
+        """Close a call and schedule (or finish) its contact, in one transaction."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE calls SET state = 'ended', outcome = ?, agent_id = coalesce(?, agent_id),"
+                " reason = ?, dial_status = ?, cause = ?, answered_at = ?, connected_at = ?,"
+                " ended_at = ? WHERE id = ?",
+                (
+                    o.outcome,
+                    o.agent_id,
+                    o.reason,
+                    o.dial_status,
+                    o.cause,
+                    _ts(o.answered_at) if o.answered_at else None,
+                    _ts(o.connected_at) if o.connected_at else None,
+                    _ts(o.at),
+                    o.call_id,
+                ),
+            )
+            await db.execute(
+                "UPDATE campaign_contacts SET status = ?, last_result = ?, next_attempt_at = ?,"
+                " claimed_by = NULL, claimed_at = NULL WHERE campaign_id = ? AND contact_id = ?",
+                (
+                    "done" if o.final else "retry",
+                    o.outcome,
+                    _ts(o.retry_at) if o.retry_at else 0,
+                    o.campaign_id,
+                    o.contact_id,
+                ),
+            )
+
+    async def record_refusal(
+        self,
+        campaign_id: int,
+        contact_id: int,
+        *,
+        reason: str,
+        final: bool,
+        retry_at: dt.datetime | None,
+        at: dt.datetime,
+    ) -> None:
+        """Record a refusal at the gate and release the contact (finished, or due later)."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO refusals (campaign_id, contact_id, reason, final, retry_at, at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    campaign_id,
+                    contact_id,
+                    reason,
+                    int(final),
+                    _ts(retry_at) if retry_at else None,
+                    _ts(at),
+                ),
+            )
+            status = "done" if final else "retry"
+            last = "dnc_blocked" if reason == "dnc" else None
+            await db.execute(
+                "UPDATE campaign_contacts SET status = ?, next_attempt_at = ?,"
+                " last_result = coalesce(?, last_result), claimed_by = NULL, claimed_at = NULL"
+                " WHERE campaign_id = ? AND contact_id = ?",
+                (status, _ts(retry_at) if retry_at else _ts(at), last, campaign_id, contact_id),
+            )
+
+    async def record_disposition(self, call_id: str, result_id: int | None, memo: str) -> None:
+        """Attach the agent's result to a call."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE calls SET result_id = coalesce(?, result_id), memo = ? WHERE id = ?",
+                (result_id, memo, call_id),
+            )
+
+    async def open_calls(self) -> list[OpenCall]:
+        """Calls not yet ended (after a crash: the ones to reconcile)."""
+        rows = await self._all(
+            "SELECT id, campaign_id, contact_id, number, attempt, state, server, agent_id"
+            " FROM calls WHERE state != 'ended' ORDER BY created_at"
+        )
+        return [OpenCall(*r) for r in rows]
+
+    async def release_stale_claims(self) -> int:
+        """Return claimed contacts without an open call to the queue (a crash before dial)."""
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE campaign_contacts SET status = 'retry', claimed_by = NULL,"
+                " claimed_at = NULL WHERE status = 'claimed' AND NOT EXISTS (SELECT 1 FROM"
+                " calls WHERE calls.campaign_id = campaign_contacts.campaign_id AND"
+                " calls.contact_id = campaign_contacts.contact_id AND calls.state != 'ended')"
+            )
+            return cur.rowcount
+
+    async def calls_of(self, campaign_id: int) -> list[CallRecord]:
+        """A campaign's call history, oldest first."""
+        rows = await self._all(
+            "SELECT id, campaign_id, contact_id, number, attempt, agent_id, state, outcome,"
+            " result_id, created_at, answered_at, connected_at, ended_at FROM calls"
+            " WHERE campaign_id = ? ORDER BY created_at, id",
+            (campaign_id,),
+        )
+        return [
+            CallRecord(
+                call_id=r[0],
+                campaign_id=r[1],
+                contact_id=r[2],
+                number=r[3],
+                attempt=r[4],
+                agent_id=r[5],
+                state=r[6],
+                outcome=r[7],
+                result_id=r[8],
+                created_at=_dt(r[9]) or dt.datetime.now(dt.UTC),
+                answered_at=_dt(r[10]),
+                connected_at=_dt(r[11]),
+                ended_at=_dt(r[12]),
+            )
+            for r in rows
+        ]
 
 
 def _campaign(row: tuple[Any, ...]) -> Campaign:
