@@ -32,6 +32,8 @@ from dialerd.core.pacing import (
     PacingFact,
     PacingView,
     PredictivePacer,
+    estimate_floor,
+    progressive_dials,
     threshold_dials,
 )
 from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, draw_attempt
@@ -135,8 +137,9 @@ class TrueModel:
 def true_model(scenario: Scenario, mix: OutcomeMix, samples: int = 100_000) -> TrueModel:
     """Tables built from many draws of the model (not from any run's outcomes)."""
     rng = random.Random(f"true-model:{scenario.name}:{mix}")
-    answers = AnswerModel(window_s=math.inf, min_attempts=samples)
-    busy = BusyModel(size=samples, rebuild_every=samples + 1, min_tail=50)
+    # The benchmark's policy: P(live | unresolved) at all, agents free within 15 s.
+    answers = AnswerModel((1e9,), window_s=math.inf, min_attempts=samples)
+    busy = BusyModel((15.0,), size=samples, rebuild_every=samples + 1, min_tail=50)
     pairs: list[tuple[float, float]] = []
     for _ in range(samples):
         attempt = draw_attempt(rng, scenario).resolve(scenario, mix)
@@ -144,14 +147,15 @@ def true_model(scenario: Scenario, mix: OutcomeMix, samples: int = 100_000) -> T
             age = attempt.resolved_after_s + attempt.verdict_after_answer_s
         else:
             age = attempt.resolved_after_s
-        answers.add(0.0, age, attempt.routed)
+        live = attempt.routed and attempt.outcome.value == "live"
+        answers.add(0.0, age, 1.0 if live else 0.0)
         if attempt.routed:
             if attempt.outcome.value == "live":
                 pairs.append((attempt.talk_s, attempt.wrap_s))
             else:
                 pairs.append((attempt.machine_handling_s, 0.0))
     for talk, wrap in pairs:
-        busy._pairs.append((talk, wrap))  # noqa: SLF001 - bulk load, one rebuild
+        busy.add(talk, wrap)
     busy.rebuild()
     return TrueModel(answers, busy)
 
@@ -180,16 +184,26 @@ class TunedPacer(PredictivePacer):
     def decide(self, view: PacingView, now: float) -> int:
         """One more call while P(L >= A) <= theta."""
         self._now = now
+        if now < self._evaluated_at + self.config.min_interval_s:
+            # The same evaluation cadence as the predictive pacer (see docs/pacing.md).
+            return progressive_dials(view)
+        self._evaluated_at = now
         model = self.models[self.scenario.outcomes_at(now)]
-        q_table = model.answers.table()
-        mean_l, var_l, mean_a, var_a = self.estimate(view, now, q_table, model.busy)
+        est = estimate_floor(
+            now,
+            view.calls_waiting,
+            dialing=self._dialing.values(),
+            agents=self._agents.values(),
+            answers=model.answers,
+            busy=model.busy,
+        )
         return threshold_dials(
             view,
-            mean_l=mean_l,
-            var_l=var_l,
-            mean_a=mean_a,
-            var_a=var_a,
-            q_new=q_table[0],
+            mean_l=est.mean_l[0],
+            var_l=est.var_l[0],
+            mean_a=est.mean_a[0],
+            var_a=est.var_a[0],
+            q_new=model.answers.rows()[0][0],
             theta=self.fixed_theta,
         )
 
@@ -224,7 +238,7 @@ def tune_theta(
     log: Callable[[str], None] | None = None,
 ) -> tuple[float, list[SimResult]]:
     """The largest theta whose pooled abandon rate stays under the target (bisection)."""
-    lo, hi = math.log(0.002), math.log(0.9)
+    lo, hi = math.log(0.0003), math.log(0.3)
     best: tuple[float, list[SimResult]] | None = None
     for _ in range(steps):
         mid = (lo + hi) / 2

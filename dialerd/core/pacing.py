@@ -67,9 +67,11 @@ import bisect
 import enum
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from dialerd.errors import UsageError
 
 __all__ = [
     "AgentActivity",
@@ -81,6 +83,7 @@ __all__ = [
     "CallOutcome",
     "CallPlaced",
     "CallResolved",
+    "Estimate",
     "Pacer",
     "PacingFact",
     "PacingView",
@@ -89,6 +92,8 @@ __all__ = [
     "PredictivePacer",
     "ProgressivePacer",
     "RegimeWindow",
+    "estimate_floor",
+    "expected_excess",
     "p_at_least",
     "progressive_dials",
     "threshold_dials",
@@ -216,7 +221,7 @@ class PowerPacer:
 
     def __init__(self, ratio: float) -> None:
         if ratio < 1.0:
-            raise ValueError("a power ratio below 1 would leave idle agents without a call")
+            raise UsageError("a power ratio below 1 would leave idle agents without a call")
         self.ratio = ratio
 
     def decide(self, view: PacingView, now: float) -> int:
@@ -236,12 +241,27 @@ class PowerPacer:
 # --- the distribution of answered calls minus free agents -----------------------------
 
 
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
 def p_at_least(mean: float, var: float) -> float:
     """P(D >= 0) for an integer D of this mean and variance (normal, continuity-corrected)."""
     if var <= 1e-12:
         return 1.0 if mean > -0.5 else 0.0
     z = (-0.5 - mean) / math.sqrt(var)
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def expected_excess(mean: float, var: float) -> float:
+    """E[max(D, 0)] for D normal with this mean and variance."""
+    if var <= 1e-12:
+        return max(mean, 0.0)
+    sd = math.sqrt(var)
+    z = mean / sd
+    return sd * math.exp(-z * z / 2) / math.sqrt(2 * math.pi) + mean * 0.5 * math.erfc(
+        -z / math.sqrt(2)
+    )
 
 
 def threshold_dials(
@@ -275,90 +295,109 @@ def threshold_dials(
 # --- learned models --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Mean and variance of L_h (calls needing an agent) and A_h (free agents) per horizon."""
+
+    mean_l: list[float]
+    var_l: list[float]
+    mean_a: list[float]
+    var_a: list[float]
+
+
 class AnswerModel:
-    """q(age): P(a call unresolved ``age`` s after placing will need an agent).
+    """q_h(age): P(a call unresolved ``age`` s after placing needs an agent within h s).
 
     Kept from a sliding window of resolved attempts: those of the last ``window_s``
-    seconds, and at least the last ``min_attempts``.
+    seconds, and at least the last ``min_attempts``. Each attempt carries a weight in
+    [0, 1] (1: it needed an agent). ``rows()[bin]`` holds, per horizon, q then q(1 - q).
     """
 
     BIN_S = 0.5
 
-    def __init__(self, window_s: float = 900.0, min_attempts: int = 400, max_age_s: float = 60.0):
+    def __init__(
+        self,
+        horizons_s: Sequence[float],
+        window_s: float = 900.0,
+        min_attempts: int = 400,
+        max_age_s: float = 60.0,
+    ) -> None:
+        self.horizons_s = tuple(horizons_s)
         self.window_s = window_s
         self.min_attempts = min_attempts
         self._nbins = int(max_age_s / self.BIN_S) + 1
         self._total = [0] * self._nbins
-        self._routed = [0] * self._nbins
-        self._recent: deque[tuple[float, int, bool]] = deque()
-        self._table: list[float] = []
-        self._dirty = True
+        self._live = [0.0] * self._nbins
+        self._recent: deque[tuple[float, int, float]] = deque()
+        self._rows: list[tuple[float, ...]] = []
+        self._adds = 0
+        self.live_weight = 0.0
 
     def __len__(self) -> int:
         return len(self._recent)
 
-    @property
-    def routed_count(self) -> int:
-        """Routed attempts in the window."""
-        return sum(self._routed)
-
-    def add(self, at: float, age: float, routed: bool) -> None:
+    def add(self, at: float, age: float, live: float) -> None:
         """Record an attempt that resolved ``age`` s after it was placed."""
         b = min(self._nbins - 1, int(age / self.BIN_S))
-        self._recent.append((at, b, routed))
+        self._recent.append((at, b, live))
         self._total[b] += 1
-        if routed:
-            self._routed[b] += 1
+        self._live[b] += live
+        self.live_weight += live
+        self._adds += 1
         while len(self._recent) > self.min_attempts and self._recent[0][0] < at - self.window_s:
-            _, old, was_routed = self._recent.popleft()
+            _, old, was_live = self._recent.popleft()
             self._total[old] -= 1
-            if was_routed:
-                self._routed[old] -= 1
-        self._dirty = True
+            self._live[old] -= was_live
+            self.live_weight -= was_live
 
-    def table(self) -> list[float]:
-        """q per age bin (suffix ratios of routed to all resolved later than the bin)."""
-        if self._dirty:
-            table = [0.0] * self._nbins
-            total = routed = 0
-            for b in range(self._nbins - 1, -1, -1):
-                total += self._total[b]
-                routed += self._routed[b]
-                table[b] = routed / total if total else 0.0
-            self._table = table
-            self._dirty = False
-        return self._table
-
-    def q(self, age: float) -> float:
-        """q at one age."""
-        return self.table()[min(self._nbins - 1, int(max(0.0, age) / self.BIN_S))]
+    def rows(self) -> list[tuple[float, ...]]:
+        """Per age bin: q_h for every horizon, then q_h (1 - q_h) for every horizon."""
+        # Recomputing after every attempt buys nothing: one attempt moves q by little.
+        if self._adds >= 20 or not self._rows:
+            self._adds = 0
+            n = self._nbins
+            total = [0] * (n + 1)
+            live = [0.0] * (n + 1)
+            for b in range(n - 1, -1, -1):
+                total[b] = total[b + 1] + self._total[b]
+                live[b] = live[b + 1] + self._live[b]
+            spans = [int(min(h, 1e6) / self.BIN_S) for h in self.horizons_s]
+            rows = []
+            for b in range(n):
+                qs = [
+                    max(0.0, live[b] - live[min(n, b + span)]) / total[b] if total[b] else 0.0
+                    for span in spans
+                ]
+                rows.append((*qs, *(q * (1 - q) for q in qs)))
+            self._rows = rows
+        return self._rows
 
 
 class BusyModel:
-    """p(activity, elapsed): P(a busy agent is free within ``horizon_s``).
+    """p_h(activity, elapsed): P(a busy agent is free within h s), per horizon.
 
-    Learned from the last ``size`` (talk, wrap) pairs of finished calls; the table is
-    rebuilt every ``rebuild_every`` new pairs. Where fewer than ``min_tail`` samples
-    lasted longer than ``elapsed`` the last reliable value is used.
+    Learned from the last ``size`` (talk, wrap) pairs of finished calls. Where fewer
+    than ``min_tail`` samples lasted longer than ``elapsed`` the last reliable value is
+    used. ``rows`` hold, per horizon, p then p(1 - p), per ``GRID_S`` of elapsed time.
     """
 
     GRID_S = 2.0
 
     def __init__(
         self,
-        horizon_s: float = 15.0,
+        horizons_s: Sequence[float],
         size: int = 1000,
-        rebuild_every: int = 25,
+        rebuild_every: int = 100,
         min_tail: int = 20,
     ) -> None:
-        self.horizon_s = horizon_s
+        self.horizons_s = tuple(horizons_s)
         self.size = size
         self.rebuild_every = rebuild_every
         self.min_tail = min_tail
         self._pairs: deque[tuple[float, float]] = deque(maxlen=size)
         self._since_rebuild = 0
-        self._talk_table: list[float] = []
-        self._wrap_table: list[float] = []
+        self._talk_rows: list[tuple[float, ...]] = []
+        self._wrap_rows: list[tuple[float, ...]] = []
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -371,10 +410,10 @@ class BusyModel:
     @property
     def stale(self) -> bool:
         """Whether enough new pairs arrived to rebuild the tables."""
-        return self._since_rebuild >= self.rebuild_every or not self._talk_table
+        return self._since_rebuild >= self.rebuild_every or not self._talk_rows
 
     def rebuild(self, censored: Sequence[float] = ()) -> None:
-        """Recompute both tables from the pairs.
+        """Recompute the tables from the pairs.
 
         ``censored`` are the elapsed talk times of calls still in progress: they count
         as still talking at every shorter elapsed time, so early in the day, when only
@@ -386,43 +425,95 @@ class BusyModel:
         ends = [t + w for t, w in pairs]
         wraps = sorted(w for _, w in pairs)
         still = sorted(censored)
-        tau = self.horizon_s
         n = len(pairs)
-        self._talk_table = []
+        longest = max(self.horizons_s)
+        rows: list[tuple[float, ...]] = []
         e = 0.0
-        last = 1.0
         while True:
             lo = bisect.bisect_right(talks, e)
             tail = n - lo + len(still) - bisect.bisect_right(still, e)
             if tail < self.min_tail:
                 break
-            hi = bisect.bisect_right(talks, e + tau)
-            done = sum(1 for i in range(lo, hi) if ends[i] <= e + tau)
-            last = done / tail
-            self._talk_table.append(last)
+            hi = bisect.bisect_right(talks, e + longest)
+            window = [ends[i] for i in range(lo, hi)]
+            ps = [sum(1 for end in window if end <= e + h) / tail for h in self.horizons_s]
+            rows.append((*ps, *(p * (1 - p) for p in ps)))
             e += self.GRID_S
-        self._talk_table.append(last)
-        self._wrap_table = []
+        self._talk_rows = rows or [self._flat(1.0)]
+        rows = []
         w = 0.0
-        last = 1.0
         m = len(wraps)
         while True:
             lo = bisect.bisect_right(wraps, w)
             tail = m - lo
             if tail < self.min_tail:
                 break
-            hi = bisect.bisect_right(wraps, w + tau)
-            last = (hi - lo) / tail
-            self._wrap_table.append(last)
+            ps = [(bisect.bisect_right(wraps, w + h) - lo) / tail for h in self.horizons_s]
+            rows.append((*ps, *(p * (1 - p) for p in ps)))
             w += self.GRID_S
-        self._wrap_table.append(last)
+        self._wrap_rows = rows or [self._flat(1.0)]
 
-    def p(self, activity: AgentActivity, elapsed: float) -> float:
-        """The probability for one agent."""
-        table = self._talk_table if activity is AgentActivity.TALK else self._wrap_table
+    def _flat(self, p: float) -> tuple[float, ...]:
+        k = len(self.horizons_s)
+        return (p,) * k + (p * (1 - p),) * k
+
+    def rows(self) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]]:
+        """The talk and wrap rows, indexed by elapsed // GRID_S (last row beyond)."""
+        return self._talk_rows, self._wrap_rows
+
+    def p(self, activity: AgentActivity, elapsed: float, k: int = 0) -> float:
+        """The probability for one agent and horizon index ``k``."""
+        talk, wrap = self.rows()
+        table = talk if activity is AgentActivity.TALK else wrap
         if not table:
             return 0.0
-        return table[min(len(table) - 1, int(max(0.0, elapsed) / self.GRID_S))]
+        return table[min(len(table) - 1, int(max(0.0, elapsed) / self.GRID_S))][k]
+
+
+def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:
+    return [sum(col) for col in zip(*rows, strict=True)] if rows else [0.0] * width
+
+
+def estimate_floor(
+    now: float,
+    waiting: int,
+    *,
+    dialing: Iterable[float],
+    agents: Iterable[tuple[AgentActivity, float]],
+    answers: AnswerModel,
+    busy: BusyModel,
+) -> Estimate:
+    """L_h and A_h from the calls in flight (placing times) and the agents' activities."""
+    # The hot loop of the simulator: gather table rows, let sum() add the columns.
+    q_rows = answers.rows()
+    last_q = len(q_rows) - 1
+    per_bin = 1.0 / AnswerModel.BIN_S
+    picked = []
+    for placed in dialing:
+        i = int((now - placed) * per_bin)
+        picked.append(q_rows[i if i < last_q else last_q])
+    k = len(answers.horizons_s)
+    sums = _column_sums(picked, 2 * k)
+    mean_l = [waiting + x for x in sums[:k]]
+    var_l = sums[k:]
+    talk, wrap = busy.rows()
+    last_t, last_w = len(talk) - 1, len(wrap) - 1
+    per_step = 1.0 / BusyModel.GRID_S
+    idle_, talking, wrapping = AgentActivity.IDLE, AgentActivity.TALK, AgentActivity.WRAP
+    idle = 0
+    busy_rows = []
+    for activity, since in agents:
+        if activity is idle_:
+            idle += 1
+            continue
+        i = int((now - since) * per_step)
+        if activity is talking:
+            busy_rows.append(talk[i if i < last_t else last_t])
+        elif activity is wrapping:
+            busy_rows.append(wrap[i if i < last_w else last_w])
+    kb = len(busy.horizons_s)
+    sums = _column_sums(busy_rows, 2 * kb)
+    return Estimate(mean_l, var_l, [idle + x for x in sums[:kb]], sums[kb:])
 
 
 class RegimeWindow:
@@ -456,13 +547,14 @@ class PredictiveConfig:
     abandon_target: float = 0.03
     window_s: float = 30 * 86400.0  # regulatory window: 30 days US, 24 h UK
     internal_target_share: float = 0.75  # the controller aims at this share of the target
-    horizon_s: float = 15.0  # "free within" horizon for busy agents
-    theta_initial: float = 0.10
-    theta_min: float = 0.002
-    theta_max: float = 0.6
-    gain: float = 0.25  # change of log(theta) per abandon
+    horizon_s: float = 15.0  # busy agents: free within this horizon
+    min_interval_s: float = 0.5  # between full evaluations; progressive in between
+    gain: float = 0.5  # change of logit(theta) per abandon
+    theta_initial: float = 0.3
+    theta_min: float = 0.01
+    theta_max: float = 0.995
     opening_credit_live: float = 30.0  # live answers credited before the first one
-    reserve_sd: float = 1.0  # reserve = 1 + reserve_sd * sd(abandons still possible)
+    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard
     min_agents: int = 2
     min_attempts: int = 100
     min_busy_periods: int = 20
@@ -478,10 +570,11 @@ class PredictivePacer:
     def __init__(self, config: PredictiveConfig | None = None) -> None:
         self.config = config or PredictiveConfig()
         cfg = self.config
-        self.answers = AnswerModel(cfg.hit_window_s, cfg.hit_min_attempts)
-        self.busy = BusyModel(cfg.horizon_s)
+        # q: will the call need an agent at all; p: is the agent free within the horizon.
+        self.answers = AnswerModel((math.inf,), cfg.hit_window_s, cfg.hit_min_attempts)
+        self.busy = BusyModel((cfg.horizon_s,))
         self.window = RegimeWindow(cfg.window_s)
-        self.log_theta = math.log(cfg.theta_initial)
+        self.logit_theta = _logit(cfg.theta_initial)
         self._dialing: dict[int, float] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_started: dict[int, float] = {}
@@ -490,12 +583,13 @@ class PredictivePacer:
         self._answered_connected = 0
         self._now = 0.0
         self._busy_rebuilt_at = -math.inf
+        self._evaluated_at = -math.inf
         self.fallback_reason: str | None = "start"
 
     @property
     def theta(self) -> float:
-        """The current marginal-risk threshold."""
-        return math.exp(self.log_theta)
+        """The risk a marginal call may carry now."""
+        return 1 / (1 + math.exp(-self.logit_theta))
 
     @property
     def internal_target(self) -> float:
@@ -516,9 +610,9 @@ class PredictivePacer:
 
     def _count(self, at: float, live: float, abandoned: float) -> None:
         self.window.add(at, live, abandoned)
-        self.log_theta += self.config.gain * (live * self.internal_target - abandoned)
         cfg = self.config
-        self.log_theta = min(math.log(cfg.theta_max), max(math.log(cfg.theta_min), self.log_theta))
+        self.logit_theta += cfg.gain * (live * self.internal_target - abandoned)
+        self.logit_theta = min(_logit(cfg.theta_max), max(_logit(cfg.theta_min), self.logit_theta))
 
     def observe(self, fact: PacingFact) -> None:
         """Learn from one fact."""
@@ -527,16 +621,20 @@ class PredictivePacer:
                 self._dialing[call_id] = at
             case CallResolved(call_id, at, outcome):
                 placed = self._dialing.pop(call_id, None)
-                if placed is not None:
-                    self.answers.add(at, at - placed, outcome is CallOutcome.ROUTED)
-            case CallConnected(_, at, human):
+                if placed is None:
+                    pass
+                else:
+                    # Machines count too: without AMD they take an agent like humans do.
+                    routed = outcome is CallOutcome.ROUTED
+                    self.answers.add(at, at - placed, 1.0 if routed else 0.0)
+            case CallConnected(call_id, at, human):
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
                     fp = self.config.amd_false_positive_rate
                     extra = fp / (1 - fp) if fp < 1 else 0.0
                     self._count(at, 1.0 + extra, extra)
-            case CallAbandoned(_, at, human):
+            case CallAbandoned(call_id, at, human):
                 weight = self._human_share() if human is None else float(human)
                 if weight > 0:
                     self._count(at, weight, weight)
@@ -566,36 +664,13 @@ class PredictivePacer:
         cfg = self.config
         if view.agents_logged_in < cfg.min_agents:
             return "too few agents"
-        if len(self.answers) < cfg.min_attempts or self.answers.routed_count < 5:
+        if len(self.answers) < cfg.min_attempts or self.answers.live_weight < 5:
             return "too few attempts"
         if len(self.busy) < cfg.min_busy_periods:
             return "too few finished calls"
         if self.amd_budget_spent:
             return "AMD false positives use up the abandon budget"
         return None
-
-    def estimate(
-        self, view: PacingView, now: float, q_table: list[float], busy: BusyModel
-    ) -> tuple[float, float, float, float]:
-        """Mean and variance of L (calls that will need an agent) and A (free agents)."""
-        nbins = len(q_table)
-        bin_s = AnswerModel.BIN_S
-        mean_l = float(view.calls_waiting)
-        var_l = 0.0
-        for placed in self._dialing.values():
-            q = q_table[min(nbins - 1, int((now - placed) / bin_s))]
-            mean_l += q
-            var_l += q * (1 - q)
-        mean_a = 0.0
-        var_a = 0.0
-        for activity, since in self._agents.values():
-            if activity is AgentActivity.IDLE:
-                mean_a += 1.0
-            elif activity is not AgentActivity.AWAY:
-                p = busy.p(activity, now - since)
-                mean_a += p
-                var_a += p * (1 - p)
-        return mean_l, var_l, mean_a, var_a
 
     def decide(self, view: PacingView, now: float) -> int:
         """Calls to start now."""
@@ -605,26 +680,39 @@ class PredictivePacer:
         self.fallback_reason = self._ready(view)
         if self.fallback_reason is not None:
             return progressive_dials(view)
-        if self.busy.stale or now >= self._busy_rebuilt_at + 60.0:
+        if self.busy.stale or now >= self._busy_rebuilt_at + 120.0:
             self._busy_rebuilt_at = now
             self.busy.rebuild(
                 [now - since for act, since in self._agents.values() if act is AgentActivity.TALK]
             )
-        q_table = self.answers.table()
-        mean_l, var_l, mean_a, var_a = self.estimate(view, now, q_table, self.busy)
-        # Budget guard: abandons the calls in flight may still cause, spread included.
-        at_risk = max(0.0, mean_l - mean_a)
-        reserve = 1.0 + cfg.reserve_sd * math.sqrt(var_l + var_a) * min(1.0, at_risk + 0.1)
+        if now < self._evaluated_at + cfg.min_interval_s:
+            # Events come in bursts; an evaluation half a second old still holds, and
+            # progressive dialing in between never adds risk.
+            return progressive_dials(view)
+        self._evaluated_at = now
+        est = estimate_floor(
+            now,
+            view.calls_waiting,
+            dialing=self._dialing.values(),
+            agents=self._agents.values(),
+            answers=self.answers,
+            busy=self.busy,
+        )
+        # Budget guard: the abandons already counted plus those the calls in flight are
+        # heading for, plus a reserve, must fit in the budget earned so far.
+        mean = est.mean_l[0] - est.mean_a[0]
+        var = est.var_l[0] + est.var_a[0]
+        heading = expected_excess(mean, var + 1 / 12)
         allowed = cfg.abandon_target * (self.window.live + cfg.opening_credit_live)
-        if self.window.abandoned + reserve > allowed:
+        if self.window.abandoned + heading + cfg.reserve_calls > allowed:
             self.fallback_reason = "abandon budget spent"
             return progressive_dials(view)
         return threshold_dials(
             view,
-            mean_l=mean_l,
-            var_l=var_l,
-            mean_a=mean_a,
-            var_a=var_a,
-            q_new=q_table[0],
+            mean_l=est.mean_l[0],
+            var_l=est.var_l[0],
+            mean_a=est.mean_a[0],
+            var_a=est.var_a[0],
+            q_new=self.answers.rows()[0][0],
             theta=self.theta,
         )

@@ -479,7 +479,7 @@ def _mix(table: Mapping[str, Any], base: OutcomeMix, where: str) -> OutcomeMix:
     return mix
 
 
-def parse_scenario(data: Mapping[str, Any]) -> Scenario:  # noqa: PLR0915 - one flat schema
+def parse_scenario(data: Mapping[str, Any]) -> Scenario:
     """Build a scenario from parsed TOML; an unknown or invalid key is a ConfigError."""
     _check_keys(data, _TOP_KEYS, "")
     base = Scenario()

@@ -134,6 +134,7 @@ class Floor:
         self._next_call = itertools.count()
         self.logged_in = 0
         self.idle = 0
+        self.talking = 0
         # metrics
         self.shift_end = scenario.shift_s
         self.talk_s = 0.0
@@ -159,6 +160,8 @@ class Floor:
             self.lines_area += self.lines_in_use * dt
             self.agent_time_s += self.logged_in * dt
             self.idle_time_s += self.idle * dt
+            self.talk_s += self.talking * dt
+            self.busy_s += (self.logged_in - self.idle) * dt
             self._last_t = t
 
     @property
@@ -177,9 +180,6 @@ class Floor:
             lines_in_use=self.lines_in_use,
             max_lines=cap,
         )
-
-    def _overlap(self, start: float, length: float) -> float:
-        return max(0.0, min(start + length, self.shift_end) - max(start, 0.0))
 
     # -- agents -----------------------------------------------------------------------
     def log_in(self, now: float) -> None:
@@ -295,12 +295,10 @@ class Floor:
         self._emit(CallConnected(call.call_id, now, human))
         if human:
             self.live_connects += 1
-            self.talk_s += self._overlap(now, attempt.talk_s)
-            self.busy_s += self._overlap(now, attempt.talk_s + attempt.wrap_s)
+            self.talking += 1
             self._schedule(now + attempt.talk_s, lambda t: self._hang_up(call, agent, t, True))
         else:
             self.machine_connects += 1
-            self.busy_s += self._overlap(now, attempt.machine_handling_s)
             self._schedule(
                 now + attempt.machine_handling_s,
                 lambda t: self._hang_up(call, agent, t, False),
@@ -309,6 +307,7 @@ class Floor:
     def _hang_up(self, call: _Call, agent: _Agent, now: float, wrap: bool) -> None:
         del self.calls[call.call_id]
         if wrap:
+            self.talking -= 1
             self._set(agent, AgentActivity.WRAP, now)
             self._schedule(now + call.attempt.wrap_s, lambda t: self._ready(agent, t))
         else:
@@ -326,7 +325,7 @@ def simulate(
     *,
     policy: str = "",
     leads: LeadFile | None = None,
-    timeline_step_s: float = 300.0,
+    timeline_step_s: float = 900.0,
 ) -> SimResult:
     """Run one shift of ``scenario`` with ``pacer`` on the lead file of ``seed``."""
     leads = leads or LeadFile(scenario, seed)

@@ -1,0 +1,245 @@
+"""Run the pacing benchmark's standard scenarios and write the comparison table.
+
+Usage (from the repository root, in the virtualenv):
+
+    python scripts/bench_pacing.py                  # every standard scenario, 2 workers
+    python scripts/bench_pacing.py --tune           # re-tune the model-based policy's theta
+    python scripts/bench_pacing.py --scenarios 'config/scenarios/us-n20-*.toml' --workers 1
+
+Every policy runs on the same lead file per seed (common random numbers). The tuned
+model-based policy's theta is tuned in hindsight per scenario (bisection on the pooled
+abandon rate over the scenario's seeds) and kept in ``scripts/pacing_theta.json`` so a
+plain run only evaluates; ``--tune`` recomputes it. The table goes into
+``docs/benchmarks.md`` under "## Pacing" (other sections are left alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import re
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pacing_reference import (
+    TunedPacer,
+    VicidialPacer,
+    oracle_occupancy,
+    pooled_abandon,
+    true_models,
+    tune_theta,
+)
+
+from dialerd.core.pacing import PredictiveConfig, PredictivePacer, ProgressivePacer
+from dialerd.sim.scenario import Scenario, load_scenario
+from dialerd.sim.vsim import simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+THETA_FILE = ROOT / "scripts" / "pacing_theta.json"
+POLICIES = ("progressive", "vicidial", "tuned", "predictive")
+
+
+def predictive_for(scenario: Scenario) -> PredictivePacer:
+    """The predictive pacer as a user would configure it: target, regime, AMD estimate."""
+    return PredictivePacer(
+        PredictiveConfig(
+            abandon_target=scenario.abandon_target,
+            window_s=scenario.regime.window_s,
+            amd_false_positive_rate=(
+                scenario.amd.false_positive_rate if scenario.amd.enabled else 0.0
+            ),
+        )
+    )
+
+
+def run_one(task: tuple[str, str, int, float | None]) -> dict[str, object]:
+    """One (scenario file, policy, seed) run; returns the result as a dict."""
+    path, policy, seed, theta = task
+    scenario = load_scenario(path)
+    if policy == "oracle":
+        occ = oracle_occupancy(scenario, seed)
+        return {"scenario": scenario.name, "policy": "oracle", "seed": seed, "occupancy": occ}
+    if policy == "progressive":
+        result = simulate(scenario, ProgressivePacer(), seed, policy=policy)
+    elif policy == "vicidial":
+        result = simulate(scenario, VicidialPacer(scenario.abandon_target), seed, policy=policy)
+    elif policy == "tuned":
+        assert theta is not None
+        pacer = TunedPacer(scenario, theta, true_models(scenario))
+        result = simulate(scenario, pacer, seed, policy=policy)
+    else:
+        result = simulate(scenario, predictive_for(scenario), seed, policy=policy)
+    row = asdict(result)
+    row.pop("timeline")
+    return row
+
+
+def tune_one(path: str) -> tuple[str, float, float]:
+    """Tune theta for one scenario; returns (name, theta, pooled abandon)."""
+    scenario = load_scenario(path)
+    # Large teams pool variance within a run: three seeds tune theta as well as five.
+    seeds = scenario.seeds[:3] if scenario.agents >= 50 else scenario.seeds
+    theta, results = tune_theta(scenario, seeds, true_models(scenario))
+    return scenario.name, theta, pooled_abandon(results)
+
+
+def _cost(path: str) -> float:
+    scenario = load_scenario(path)
+    return scenario.agents * scenario.shift_s * (1.5 - scenario.outcomes.live)
+
+
+def _fmt_range(values: Sequence[float], pct: bool = False) -> str:
+    scale, unit = (100.0, " %") if pct else (1.0, "")
+    mean = statistics.fmean(values) * scale
+    lo, hi = min(values) * scale, max(values) * scale
+    digits = 2 if pct else 3
+    return f"{mean:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f}){unit}"
+
+
+def table(rows: list[dict[str, object]], thetas: dict[str, float]) -> str:
+    """The markdown comparison table."""
+    by: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for row in rows:
+        by.setdefault((str(row["scenario"]), str(row["policy"])), []).append(row)
+    names = sorted({s for s, _ in by}, key=_scenario_key)
+    lines = [
+        "| scenario | policy | occupancy mean (min–max) | / oracle | gap closed "
+        "| abandon mean (min–max) | every seed ≤ target | lines/agent |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        oracle = statistics.fmean(float(r["occupancy"]) for r in by[(name, "oracle")])  # type: ignore[arg-type]
+        prog = statistics.fmean(float(r["occupancy"]) for r in by[(name, "progressive")])  # type: ignore[arg-type]
+        lines.append(f"| {name} | oracle | {oracle:.3f} | 1.000 | 1.00 | 0 | yes | |")
+        for policy in POLICIES:
+            runs = by.get((name, policy))
+            if not runs:
+                continue
+            occ = [float(r["occupancy"]) for r in runs]  # type: ignore[arg-type]
+            ab = [float(r["abandon_rate"]) for r in runs]  # type: ignore[arg-type]
+            target = float(runs[0]["abandon_target"])  # type: ignore[arg-type]
+            ok = all(a <= target + 1e-12 for a in ab)
+            lines_pa = statistics.fmean(float(r["mean_lines_per_agent"]) for r in runs)  # type: ignore[arg-type]
+            mean = statistics.fmean(occ)
+            gap = (mean - prog) / (oracle - prog) if oracle > prog else 0.0
+            label = f"tuned (θ={thetas[name]:.3g})" if policy == "tuned" else policy
+            lines.append(
+                f"| {name} | {label} | {_fmt_range(occ)} | {mean / oracle:.3f} | {gap:.2f} "
+                f"| {_fmt_range(ab, pct=True)} | {'yes' if ok else '**no**'} | {lines_pa:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def _scenario_key(name: str) -> tuple[str, int, int, int, str]:
+    m = re.match(r"(\w+)-n(\d+)-live(\d+)-t(\d+)(.*)", name)
+    if not m:
+        return (name, 0, 0, 0, "")
+    return ((m[1] != "us" and m[1]) or "", int(m[2]), int(m[3]), int(m[4]), m[5])
+
+
+def summary(rows: list[dict[str, object]]) -> str:
+    """The judged criteria, scenario by scenario."""
+    by: dict[tuple[str, str], list[float]] = {}
+    ok: dict[str, bool] = {}
+    agents: dict[str, int] = {}
+    for row in rows:
+        if row["policy"] == "oracle":
+            continue
+        by.setdefault((str(row["scenario"]), str(row["policy"])), []).append(
+            float(row["occupancy"])  # type: ignore[arg-type]
+        )
+        if row["policy"] == "predictive":
+            name = str(row["scenario"])
+            under = float(row["abandon_rate"]) <= float(row["abandon_target"]) + 1e-12  # type: ignore[arg-type]
+            ok[name] = ok.get(name, True) and under
+            agents[name] = int(row["agents"])  # type: ignore[call-overload]
+    lines = [
+        "| scenario | predictive / tuned | predictive − VICIdial-style | every seed ≤ target |",
+        "|---|---|---|---|",
+    ]
+    for name in sorted(ok, key=_scenario_key):
+        pred = statistics.fmean(by[(name, "predictive")])
+        tuned = by.get((name, "tuned"))
+        vici = by.get((name, "vicidial"))
+        ratio = f"{pred / statistics.fmean(tuned):.3f}" if tuned else "–"
+        diff = f"{(pred - statistics.fmean(vici)) * 100:+.1f} pts" if vici else "–"
+        lines.append(f"| {name} | {ratio} | {diff} | {'yes' if ok[name] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace the "## Pacing" section of ``path`` (create the file if needed)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = f"## Pacing\n\n{body.rstrip()}\n"
+    pattern = re.compile(r"^## Pacing\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default="config/scenarios/*.toml")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tune", action="store_true", help="re-tune theta in hindsight")
+    parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--out", default="docs/benchmarks.md", help="'-' to skip writing")
+    parser.add_argument("--json", default="", help="also write every run's metrics here")
+    args = parser.parse_args(argv)
+
+    paths = sorted(str(p) for p in ROOT.glob(args.scenarios))
+    if not paths:
+        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
+        return 2
+    paths.sort(key=_cost, reverse=True)
+    policies = [p for p in args.policies.split(",") if p]
+    thetas: dict[str, float] = json.loads(THETA_FILE.read_text()) if THETA_FILE.exists() else {}
+    started = time.monotonic()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(args.workers) as pool:
+        names = {p: load_scenario(p).name for p in paths}
+        if "tuned" in policies:
+            todo = [p for p in paths if args.tune or names[p] not in thetas]
+            for name, theta, rate in pool.imap_unordered(tune_one, todo):
+                thetas[name] = theta
+                print(f"tuned {name}: theta={theta:.4g} pooled abandon={rate:.4f}", flush=True)
+            if todo:
+                THETA_FILE.write_text(json.dumps(dict(sorted(thetas.items())), indent=1) + "\n")
+        tasks: list[tuple[str, str, int, float | None]] = []
+        for p in paths:
+            scenario = load_scenario(p)
+            for seed in scenario.seeds:
+                tasks.append((p, "oracle", seed, None))
+                for policy in policies:
+                    tasks.append((p, policy, seed, thetas.get(names[p])))
+        rows = list(pool.imap_unordered(run_one, tasks, chunksize=1))
+    elapsed = time.monotonic() - started
+    command = "python scripts/bench_pacing.py" + (" --tune" if args.tune else "")
+    body = (
+        f"Command: `{command}` ({args.workers} workers, {len(paths)} scenarios, "
+        f"{len(tasks)} runs, {elapsed:.0f} s wall time).\n\n"
+        "Occupancy = talk time / logged-in time; abandon = abandoned live calls "
+        "(AMD false positives included) / live answers over the 4-hour shift; "
+        "mean (min–max) over the scenario's seeds. See docs/pacing.md for the method.\n\n"
+        "### Criteria\n\n" + summary(rows) + "\n\n### All policies\n\n" + table(rows, thetas)
+    )
+    print(body)
+    if args.out != "-":
+        write_section(ROOT / args.out, body)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""Pacing: the Pacer protocol's three methods, the rule's arithmetic and its guards."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dialerd.core.pacing import (
+    AgentActivity,
+    AgentChanged,
+    AnswerModel,
+    BusyModel,
+    CallAbandoned,
+    CallConnected,
+    CallOutcome,
+    CallPlaced,
+    CallResolved,
+    Pacer,
+    PacingView,
+    PowerPacer,
+    PredictiveConfig,
+    PredictivePacer,
+    ProgressivePacer,
+    RegimeWindow,
+    expected_excess,
+    p_at_least,
+    progressive_dials,
+    threshold_dials,
+)
+from dialerd.errors import UsageError
+
+
+def view(
+    idle: int = 0, dialing: int = 0, waiting: int = 0, agents: int = 10, lines: int | None = None
+) -> PacingView:
+    """A view of ``agents`` agents, ``idle`` of them idle, with a 3-lines-per-agent cap."""
+    in_use = dialing + waiting + (agents - idle) if lines is None else lines
+    return PacingView(
+        agents_logged_in=agents,
+        agents_idle=idle,
+        calls_dialing=dialing,
+        calls_waiting=waiting,
+        lines_in_use=in_use,
+        max_lines=3 * agents,
+    )
+
+
+def test_pacers_satisfy_the_protocol() -> None:
+    """Every shipped pacer can be driven through the Pacer protocol."""
+    pacers: list[Pacer] = [ProgressivePacer(), PowerPacer(2.0), PredictivePacer()]
+    for pacer in pacers:
+        assert pacer.decide(view(idle=2), 0.0) >= 0
+
+
+def test_progressive_fills_each_idle_agent_once() -> None:
+    """Progressive dialing keeps one call in flight per idle agent."""
+    assert progressive_dials(view(idle=3, dialing=1)) == 2
+    assert progressive_dials(view(idle=3, dialing=2, waiting=1)) == 0
+    assert progressive_dials(view(idle=1, dialing=4)) == 0
+    assert ProgressivePacer().next_deadline() is None
+
+
+def test_progressive_respects_the_line_cap() -> None:
+    """Progressive dialing never asks for more lines than the cap leaves."""
+    assert progressive_dials(view(idle=5, agents=10, lines=28)) == 2
+
+
+def test_power_keeps_a_fixed_ratio_per_idle_agent() -> None:
+    """Power dialing keeps ratio x idle agents calls in flight."""
+    assert PowerPacer(2.5).decide(view(idle=2, dialing=1), 0.0) == 4
+    assert PowerPacer(2.0).decide(view(idle=2, dialing=5), 0.0) == 0
+
+
+def test_power_ratio_below_one_is_refused() -> None:
+    """A power ratio under one is the caller's mistake."""
+    with pytest.raises(UsageError, match="ratio"):
+        PowerPacer(0.5)
+
+
+def test_p_at_least_is_a_continuity_corrected_normal() -> None:
+    """P(D >= 0) is 1/2 at mean -1/2, and a step function without variance."""
+    assert p_at_least(-0.5, 1.0) == pytest.approx(0.5)
+    assert p_at_least(0.0, 0.0) == 1.0
+    assert p_at_least(-1.0, 0.0) == 0.0
+    assert p_at_least(-2.5, 4.0) == pytest.approx(0.5 * math.erfc(1 / math.sqrt(2)))
+
+
+def test_expected_excess_of_a_centred_normal() -> None:
+    """E[max(D, 0)] of a centred normal is sd / sqrt(2 pi)."""
+    assert expected_excess(0.0, 4.0) == pytest.approx(2 / math.sqrt(2 * math.pi))
+    assert expected_excess(3.0, 0.0) == 3.0
+
+
+def test_threshold_dials_at_zero_risk_is_progressive() -> None:
+    """With theta 0 the rule adds nothing to progressive."""
+    v = view(idle=2)
+    n = threshold_dials(v, mean_l=0.0, var_l=0.0, mean_a=2.0, var_a=0.0, q_new=0.2, theta=0.0)
+    assert n == 2
+
+
+def test_threshold_dials_adds_calls_until_the_risk_passes_theta() -> None:
+    """Calls are added one by one while P(L >= A) stays within theta."""
+    crowded = view(idle=1, dialing=2, agents=10)
+    # Two certain-to-need calls against one agent: no room even at theta 0.4.
+    kw = {"mean_l": 2.0, "var_l": 0.0, "mean_a": 1.0, "var_a": 0.0, "q_new": 0.5}
+    assert threshold_dials(crowded, **kw, theta=0.4) == 0
+    # One free agent, nothing in flight: P(L >= A) is 0, then 1/2, then about 0.76.
+    empty = view(idle=1, agents=10)
+    kw = {"mean_l": 0.0, "var_l": 0.0, "mean_a": 1.0, "var_a": 0.0, "q_new": 0.5}
+    assert threshold_dials(empty, **kw, theta=0.25) == 1
+    assert threshold_dials(empty, **kw, theta=0.6) == 2
+
+
+def test_threshold_dials_stops_at_the_line_cap() -> None:
+    """Even at theta 1 the rule stops at the line cap."""
+    v = view(idle=10, agents=10, lines=0)
+    n = threshold_dials(v, mean_l=0.0, var_l=0.0, mean_a=10.0, var_a=0.0, q_new=0.1, theta=1.0)
+    assert n == 30
+
+
+def test_answer_model_conditions_on_the_time_already_rung() -> None:
+    """q(age) counts only attempts still unresolved at that age."""
+    model = AnswerModel((math.inf,), window_s=100.0, min_attempts=1)
+    for age, routed in ((1.0, 0.0), (5.0, 1.0), (10.0, 0.0), (20.0, 1.0)):
+        model.add(0.0, age, routed)
+    rows = model.rows()
+    assert rows[0][0] == 0.5  # 2 of 4
+    assert rows[int(3.0 / AnswerModel.BIN_S)][0] == pytest.approx(2 / 3)
+    assert rows[int(12.0 / AnswerModel.BIN_S)][0] == 1.0
+    assert model.live_weight == 2.0
+
+
+def test_answer_model_horizon_counts_only_answers_within_it() -> None:
+    """q_h(age) counts the answers that come within h seconds."""
+    model = AnswerModel((10.0,), window_s=100.0, min_attempts=1)
+    for age in (5.0, 20.0):
+        model.add(0.0, age, 1.0)
+    assert model.rows()[0][0] == 0.5
+
+
+def test_answer_model_forgets_old_attempts_beyond_the_minimum() -> None:
+    """Attempts older than the window leave it once the minimum count is kept."""
+    model = AnswerModel((math.inf,), window_s=10.0, min_attempts=2)
+    model.add(0.0, 1.0, 1.0)
+    model.add(1.0, 1.0, 1.0)
+    model.add(20.0, 1.0, 0.0)
+    model.add(21.0, 1.0, 0.0)
+    assert len(model) == 2
+    assert model.live_weight == 0.0
+
+
+def test_busy_model_probability_from_talk_and_wrap_pairs() -> None:
+    """P(free within h | talking for e) uses the calls that lasted longer than e."""
+    model = BusyModel((15.0,), min_tail=1)
+    for talk, wrap in ((10.0, 5.0), (30.0, 10.0), (100.0, 20.0), (4.0, 0.0)):
+        model.add(talk, wrap)
+    model.rebuild()
+    assert model.p(AgentActivity.TALK, 0.0) == 0.5  # 4+0 and 10+5 end within 15 s
+    assert model.p(AgentActivity.TALK, 20.0) == 0.0  # 30+10 ends at 40 > 35
+    assert model.p(AgentActivity.TALK, 26.0) == 0.5  # of 30 and 100, 30+10 <= 41
+    assert model.p(AgentActivity.WRAP, 0.0) == 2 / 3  # wraps 5 and 10 of 5, 10, 20
+
+
+def test_busy_model_counts_calls_in_progress_as_still_talking() -> None:
+    """Censored talks in progress lower the chance of an early end."""
+    model = BusyModel((15.0,), min_tail=1)
+    model.add(5.0, 0.0)
+    model.rebuild(censored=[300.0])
+    assert model.p(AgentActivity.TALK, 0.0) == 0.5
+
+
+def test_regime_window_expires_old_counts() -> None:
+    """Counts older than the window drop out."""
+    window = RegimeWindow(100.0)
+    window.add(0.0, 1.0, 1.0)
+    window.add(50.0, 1.0, 0.0)
+    window.expire(120.0)
+    assert (window.live, window.abandoned) == (1.0, 0.0)
+
+
+def trained(config: PredictiveConfig, t0: float = 0.0) -> PredictivePacer:
+    """A pacer fed 400 attempts (one in five routed) and 50 finished calls by t0 + 400."""
+    pacer = PredictivePacer(config)
+    for i in range(400):
+        at = t0 + i
+        pacer.observe(CallPlaced(i, at))
+        outcome = CallOutcome.ROUTED if i % 5 == 0 else CallOutcome.NO_ANSWER
+        pacer.observe(CallResolved(i, at + 10.0, outcome))
+    for agent in range(50):
+        start = t0 + 8 * agent
+        pacer.observe(AgentChanged(agent, start, AgentActivity.TALK))
+        pacer.observe(AgentChanged(agent, start + 5.0, AgentActivity.WRAP))
+        pacer.observe(AgentChanged(agent, start + 8.0, AgentActivity.AWAY))
+    for agent in range(100, 110):
+        pacer.observe(AgentChanged(agent, t0 + 400.0, AgentActivity.IDLE))
+    return pacer
+
+
+def test_predictive_falls_back_to_progressive_without_data() -> None:
+    """With too few observations the predictive pacer dials progressively."""
+    pacer = PredictivePacer()
+    assert pacer.decide(view(idle=4), 0.0) == 4
+    assert pacer.fallback_reason == "too few attempts"
+
+
+def test_predictive_dials_more_than_progressive_when_budget_allows() -> None:
+    """Ten idle agents and nothing in flight: the pacer places more than ten calls."""
+    pacer = trained(PredictiveConfig(opening_credit_live=100.0))
+    n = pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
+    assert pacer.fallback_reason is None
+    assert n > 10
+
+
+def test_predictive_falls_back_when_the_budget_is_spent() -> None:
+    """Abandons beyond the budget send the pacer back to progressive."""
+    pacer = trained(PredictiveConfig(abandon_target=0.03, opening_credit_live=30.0))
+    for i in range(2):
+        pacer.observe(CallAbandoned(1000 + i, 400.0, True))
+    assert pacer.decide(view(idle=10, agents=10, lines=0), 401.0) == 10
+    assert pacer.fallback_reason == "abandon budget spent"
+
+
+def test_predictive_budget_returns_as_live_answers_accrue() -> None:
+    """After enough connected live calls the budget allows predictive dialing again."""
+    pacer = trained(PredictiveConfig(abandon_target=0.03, opening_credit_live=30.0))
+    pacer.observe(CallAbandoned(1000, 400.0, True))
+    for i in range(100):
+        pacer.observe(CallConnected(2000 + i, 400.0, True))
+    pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
+    assert pacer.fallback_reason is None
+
+
+def test_abandons_of_unknown_callers_are_weighted_by_the_human_share() -> None:
+    """Without AMD an abandoned answer counts as the share of humans agents found."""
+    pacer = PredictivePacer()
+    for i in range(40):
+        pacer.observe(CallConnected(i, 1.0, i % 4 == 0))
+    pacer.observe(CallAbandoned(99, 2.0, None))
+    assert pacer.window.abandoned == pytest.approx(11 / 41)
+
+
+def test_amd_false_positive_estimate_is_counted_with_every_human() -> None:
+    """With AMD each connected human carries fp / (1 - fp) estimated abandons."""
+    pacer = PredictivePacer(PredictiveConfig(amd_false_positive_rate=0.2))
+    pacer.observe(CallConnected(1, 1.0, True))
+    assert pacer.window.abandoned == pytest.approx(0.25)
+    assert pacer.window.live == pytest.approx(1.25)
+
+
+def test_amd_false_positives_over_target_force_progressive() -> None:
+    """When AMD false positives alone exceed the target the pacer stays progressive."""
+    pacer = trained(PredictiveConfig(abandon_target=0.03, amd_false_positive_rate=0.05))
+    assert pacer.amd_budget_spent
+    assert pacer.decide(view(idle=3, agents=10), 401.0) == 3
+    assert pacer.fallback_reason == "AMD false positives use up the abandon budget"
+
+
+def test_controller_lowers_theta_on_abandon_and_raises_it_on_connects() -> None:
+    """An abandon lowers theta; connected live calls raise it back."""
+    pacer = PredictivePacer()
+    start = pacer.theta
+    pacer.observe(CallAbandoned(1, 1.0, True))
+    lowered = pacer.theta
+    for i in range(200):
+        pacer.observe(CallConnected(10 + i, 2.0, True))
+    assert lowered < start < pacer.theta
+
+
+def test_predictive_re_evaluates_every_tick() -> None:
+    """The pacer asks to be woken one tick after its last decision."""
+    pacer = PredictivePacer()
+    pacer.decide(view(idle=1), 12.0)
+    assert pacer.next_deadline() == 13.0
+
+
+@given(
+    idle=st.integers(0, 10),
+    dialing=st.integers(0, 20),
+    waiting=st.integers(0, 3),
+    spare=st.integers(0, 30),
+)
+def test_predictive_stays_within_cap_and_never_below_progressive(
+    idle: int, dialing: int, waiting: int, spare: int
+) -> None:
+    """Whatever the floor looks like, predictive >= progressive and within the line cap."""
+    pacer = trained(PredictiveConfig(opening_credit_live=1000.0))
+    agents = 10
+    busy = agents - idle
+    in_use = min(3 * agents, dialing + waiting + busy + max(0, spare - 30))
+    v = PacingView(agents, idle, dialing, waiting, in_use, 3 * agents)
+    n = pacer.decide(v, 401.0)
+    assert progressive_dials(v) <= n <= max(0, v.max_lines - v.lines_in_use)
