@@ -60,6 +60,7 @@ class _Session:
         self.authenticated = False
         self.username = ""
         self.events = True
+        self.classes: set[str] | None = None
         self.opened = time.time()
         self._pending: list[tuple[float, int, bytes]] = []
         self._last_by_key: dict[str, float] = {}
@@ -79,6 +80,10 @@ class _Session:
         """Write an event, honouring the simulator's delay/reorder switch."""
         if not (self.authenticated and self.events) or self.writer.is_closing():
             return
+        if self.classes is not None:
+            privilege = message.get("Privilege") or ""
+            if not self.classes.intersection(privilege.lower().split(",")):
+                return
         delay, jitter = self.sim.event_delay
         if delay <= 0 and jitter <= 0 and not self._pending:
             self.writer.write(encode(message))
@@ -352,8 +357,12 @@ class SimAsterisk:
             return
         session.authenticated = True
         session.username = user
-        events = (action.get("Events") or "on").lower()
+        # ``Events: off`` silences the session; a class list (``system,call,user``) keeps
+        # only events of those classes, as Asterisk's Login does.
+        events = (action.get("Events") or "on").lower().replace(" ", "")
         session.events = events not in ("off", "no", "0")
+        if session.events and events not in ("on", "yes", "1", "all"):
+            session.classes = set(events.split(","))
         session.send(_response(action, "Success", "Authentication accepted"))
         uptime = str(int(time.monotonic() - self.booted))
         session.send_event(

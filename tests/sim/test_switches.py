@@ -161,3 +161,18 @@ async def test_unknown_action_is_an_error(sim: SimAsterisk) -> None:
         "commands."
     )
     await client.close()
+
+
+async def test_login_events_keep_only_named_classes(sim: SimAsterisk) -> None:
+    """Logging in with ``Events: system,call,user`` drops dialplan-class events."""
+    client = await AmiTestClient.connect(sim.port)
+    await client.response(
+        client.send("Login", Username="lab", Secret="labsecret", Events="system,call,user")
+    )
+    originate(client, "5550001", "call-1")
+    await client.event("Hangup", Uniqueid="call-1")
+    names = {m.name for m in client.events()}
+    assert "Newchannel" in names
+    assert "UserEvent" in names
+    assert not names & {"Newexten", "VarSet"}
+    await client.close()
