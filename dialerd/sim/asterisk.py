@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 import structlog
@@ -32,12 +33,13 @@ from dialerd.errors import RemoteProtocolError, UsageError
 from dialerd.sim.behaviour import Customers, dialerd_dialplan
 from dialerd.sim.dialplan import Interpreter, lab_dialplan
 from dialerd.sim.pbx import UNKNOWN, Channel, OriginateRequest, Pbx, parse_callerid
-from dialerd.sim.scenario import Scenario
+from dialerd.sim.scenario import Scenario, load_scenario
 
 log = structlog.get_logger(__name__)
 
 BEHAVIOURS: Final = ("lab", "dialerd")
 _LOCAL_RE: Final = re.compile(r"Local/([^@/]+)@([^/]+)(/[a-z]+)?", re.IGNORECASE)
+_MAX_BACKLOG_BYTES: Final = 32 << 20
 _UNKNOWN_ACTION: Final = (
     "Invalid/unknown command: {}. Use Action: ListCommands to show available commands."
 )
@@ -79,6 +81,11 @@ class _Session:
     def send_event(self, message: Message, key: str | None) -> None:
         """Write an event, honouring the simulator's delay/reorder switch."""
         if not (self.authenticated and self.events) or self.writer.is_closing():
+            return
+        if self.writer.transport.get_write_buffer_size() > _MAX_BACKLOG_BYTES:
+            # Asterisk drops a session it cannot write to (writetimeout); so do we.
+            log.warning("sim_session_backlogged", session=self.id)
+            self.close(abort=True)
             return
         if self.classes is not None:
             privilege = message.get("Privilege") or ""
@@ -167,7 +174,7 @@ class SimAsterisk:
         username: str = "dialerd",
         secret: str = "dialerd",  # noqa: S107 - the simulator's well-known test login
         behaviour: str = "lab",
-        scenario: Scenario | None = None,
+        scenario: Scenario | str | Path | None = None,
         seed: int | None = None,
         overrides: Mapping[str, str] | None = None,
         login_fail_delay_s: float = 1.0,
@@ -191,6 +198,8 @@ class SimAsterisk:
         self.time_scale = time_scale
         self.restart_delay_s = restart_delay_s
         self.version = version
+        if isinstance(scenario, str | Path):
+            scenario = load_scenario(scenario)
         self.customers = Customers(scenario, self.rng, overrides)
         self.answer_pings = True
         self.event_delay: tuple[float, float] = (0.0, 0.0)
@@ -333,7 +342,12 @@ class SimAsterisk:
             )
             self._security_event(session, "RequestBadFormat", action)
             return
-        await handler(session, action)
+        try:
+            await handler(session, action)
+        except Exception:
+            # A simulator bug must not look like a dead link to the client under test.
+            log.exception("sim_action_failed", action=name)
+            session.send(_response(action, "Error", "Internal error"))
 
     def _handlers(self) -> dict[str, Callable[[_Session, Message], Awaitable[None]]]:
         return {

@@ -43,6 +43,7 @@ _FROM_SCENARIO: Final = {
 MAX_HOLD_MS: Final = 2000
 MACHINE_GREETING_S: Final = 30.0
 _GONE: Final = "dialerd-agent-gone"
+_AGENT_PATTERN: Final = "_[0-9A-Za-z_]!"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,7 @@ def _connect_context(pbx: Pbx) -> Context:
         ),
         Step("Hangup"),
     ]
-    return Context({"_[0-9A-Za-z_]!": steps, "h": [Step("NoOp")]})
+    return Context({_AGENT_PATTERN: steps, "h": [Step("NoOp")]})
 
 
 def _agent_contexts() -> tuple[Context, Context]:
@@ -267,7 +268,7 @@ def _agent_contexts() -> tuple[Context, Context]:
         ),
         Step("Return"),
     ]
-    return Context({"_[0-9A-Za-z_]!": steps, "h": [Step("NoOp")]}), Context({"s": gone})
+    return Context({_AGENT_PATTERN: steps, "h": [Step("NoOp")]}), Context({"s": gone})
 
 
 SHIPPED_CONTEXTS: Final = (
@@ -288,7 +289,7 @@ def dialerd_dialplan(
     interpreter = Interpreter(
         {
             "sim-pstn": _pstn(customers),
-            "sim-agents": Context({"_X.": [Step("Answer"), Step("Wait", "86400")]}),
+            "sim-agents": Context({_AGENT_PATTERN: [Step("Answer"), Step("Wait", "86400")]}),
             contract.CUSTOMER_CONTEXT: _customer_context(pbx),
             contract.CONNECT_CONTEXT: _connect_context(pbx),
             contract.AGENT_CONTEXT: agent,

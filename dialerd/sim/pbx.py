@@ -36,7 +36,11 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import structlog
+
 from dialerd.ami.codec import Message
+
+log = structlog.get_logger(__name__)
 
 STATE_DESC: Final = {
     0: "Down",
@@ -305,8 +309,13 @@ class Pbx:
         """Run a coroutine owned by the PBX (cancelled on shutdown)."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sim_dialplan_failed", error=repr(task.exception()))
 
     # ---- originate ----------------------------------------------------------------------
 

@@ -244,3 +244,19 @@ async def test_hold_longer_than_two_seconds_is_clamped(ami: AmiTestClient) -> No
         and m.get("Variable") == "DIALER_HOLD"
     ]
     assert held == ["9000", "2000"]
+
+
+async def test_agent_ids_with_letters_work(ami: AmiTestClient) -> None:
+    """Agent ids are letters, digits and underscores, as dialerd's model allows."""
+    await log_in_agent(ami, "ann_2")
+    originate_call(ami, "5550001")
+    await ami.event("UserEvent", UserEvent=contract.EV_READY)
+    ami.send(
+        "Redirect",
+        Channel=contract.customer_channel_id(CALL),
+        Context=contract.CONNECT_CONTEXT,
+        Exten="ann_2",
+        Priority="1",
+    )
+    join = await ami.event("ConfbridgeJoin", Uniqueid=contract.customer_channel_id(CALL))
+    assert join["Conference"] == contract.CONFERENCE_PREFIX + "ann_2"
