@@ -9,7 +9,8 @@ its meaning under a time scale: it starts when the customer leg enters
 
 The public network is the context ``sim-pstn``: dial ``Local/<number>@sim-pstn``. Each call
 draws a :class:`Customer` from the scenario (:mod:`dialerd.sim.scenario`, the same file the
-pacing simulator reads; per-number overrides win over the draw): post-dial delay, then busy,
+pacing simulator reads; its ``[numbers]`` table and explicit overrides fix the outcome of
+given numbers, ``congestion`` included): post-dial delay, then busy,
 congestion, an invalid number (``Hangup(1)``), ringing without an answer (the Originate
 ``Timeout`` ends it), or an answer after the drawn ring time. A human waits until connected
 to an agent, talks for the drawn time and hangs up; a machine plays its greeting until
@@ -30,11 +31,11 @@ from dialerd.ami import contract
 from dialerd.errors import UsageError
 from dialerd.sim.dialplan import Context, Interpreter, Jump, Step
 from dialerd.sim.pbx import Channel, Pbx
-from dialerd.sim.scenario import Outcome, Scenario, draw_attempt
+from dialerd.sim.scenario import NUMBER_OUTCOMES, Outcome, Scenario, draw_attempt
 
-OUTCOMES: Final = ("human", "machine", "busy", "congestion", "invalid", "no_answer")
+OUTCOMES: Final = NUMBER_OUTCOMES
 _FROM_SCENARIO: Final = {
-    Outcome.LIVE: "human",
+    Outcome.LIVE: "live",
     Outcome.MACHINE: "machine",
     Outcome.BUSY: "busy",
     Outcome.INVALID: "invalid",
@@ -70,7 +71,7 @@ class Customers:
     ) -> None:
         self.scenario = scenario or Scenario()
         self.rng = rng or random.Random()
-        self.overrides = dict(overrides or {})
+        self.overrides = {**dict(self.scenario.numbers), **(overrides or {})}
         for number, outcome in self.overrides.items():
             if outcome not in OUTCOMES:
                 raise UsageError(f"number {number}: unknown outcome {outcome!r}")
@@ -81,7 +82,7 @@ class Customers:
         d = draw_attempt(self.rng, sc)
         outcome = self.overrides.get(number) or _FROM_SCENARIO[sc.outcomes.nominal(d.u_outcome)]
         ring = {
-            "human": d.live_ring_s,
+            "live": d.live_ring_s,
             "machine": d.machine_ring_s,
             "busy": d.busy_s,
             "invalid": d.invalid_s,
@@ -90,12 +91,12 @@ class Customers:
         amd = sc.amd
         if outcome == "machine" and d.u_amd >= amd.false_negative_rate:
             status, cause, delay = "MACHINE", "LONGGREETING-2000-1500", d.machine_verdict_s
-        elif outcome == "human" and d.u_amd < amd.false_positive_rate:
+        elif outcome == "live" and d.u_amd < amd.false_positive_rate:
             status, cause, delay = "MACHINE", "MAXWORDS-4-3", d.machine_verdict_s
         else:
             heard = d.greeting_s + amd.human_verdict_after_greeting_s
             status, cause = "HUMAN", f"HUMAN-{int(amd.human_verdict_after_greeting_s * 1000)}-500"
-            delay = heard if outcome == "human" else d.machine_verdict_s
+            delay = heard if outcome == "live" else d.machine_verdict_s
         return Customer(outcome, d.post_dial_delay_s, ring, d.talk_s, status, cause, delay)
 
 

@@ -242,6 +242,8 @@ class Scenario:
     # non-stationary changes, sorted by time
     changes: tuple[Change, ...] = ()
     agent_changes: tuple[AgentChange, ...] = field(default=())
+    # per-number outcomes for the simulated Asterisk (the virtual-time simulator ignores them)
+    numbers: tuple[tuple[str, str], ...] = ()
 
     def outcomes_at(self, t: float) -> OutcomeMix:
         """The outcome mix in force ``t`` seconds into the shift."""
@@ -424,7 +426,10 @@ _TOP_KEYS = {
     "durations",
     "amd",
     "changes",
+    "numbers",
 }
+NUMBER_OUTCOMES = ("live", "machine", "busy", "invalid", "no_answer", "congestion")
+"""Outcomes a ``[numbers]`` entry may fix; ``congestion`` exists only there."""
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -632,6 +637,13 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
                 raise ConfigError(f"scenario key {where}'agents_delta' must be an integer")
             agent_changes.append(AgentChange(at, delta))
 
+    numbers_t = _table(data, "numbers")
+    for number, fixed in numbers_t.items():
+        if fixed not in NUMBER_OUTCOMES:
+            raise ConfigError(
+                f"scenario key 'numbers.{number}' must be one of {', '.join(NUMBER_OUTCOMES)}"
+            )
+
     return Scenario(
         name=str(data.get("name", base.name)),
         description=str(data.get("description", "")),
@@ -659,6 +671,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Scenario:
         amd=amd,
         changes=tuple(changes),
         agent_changes=tuple(agent_changes),
+        numbers=tuple((str(k), str(v)) for k, v in numbers_t.items()),
     )
 
 

@@ -21,7 +21,7 @@ FAST = Scenario().with_(
     amd=Amd(false_positive_rate=0.0, false_negative_rate=0.0),
 )
 NUMBERS = {
-    "5550001": "human",
+    "5550001": "live",
     "5550002": "machine",
     "5550005": "busy",
     "5550006": "no_answer",
