@@ -34,6 +34,7 @@ from dialerd.sim.pbx import Channel, Pbx
 from dialerd.sim.scenario import NUMBER_OUTCOMES, Outcome, Scenario, draw_attempt
 
 OUTCOMES: Final = NUMBER_OUTCOMES
+_ALIASES: Final = {"human": "live"}
 _FROM_SCENARIO: Final = {
     Outcome.LIVE: "live",
     Outcome.MACHINE: "machine",
@@ -71,7 +72,8 @@ class Customers:
     ) -> None:
         self.scenario = scenario or Scenario()
         self.rng = rng or random.Random()
-        self.overrides = {**dict(self.scenario.numbers), **(overrides or {})}
+        merged = {**dict(self.scenario.numbers), **(overrides or {})}
+        self.overrides = {n: _ALIASES.get(o, o) for n, o in merged.items()}
         for number, outcome in self.overrides.items():
             if outcome not in OUTCOMES:
                 raise UsageError(f"number {number}: unknown outcome {outcome!r}")

@@ -61,7 +61,7 @@ def _overrides(items: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in items:
         number, sep, outcome = item.partition("=")
-        if not sep or not number or outcome not in OUTCOMES:
+        if not sep or not number or outcome not in (*OUTCOMES, "human"):
             raise UsageError(f"--number {item!r}: write NUMBER=OUTCOME, OUTCOME one of {OUTCOMES}")
         found[number] = outcome
     return found

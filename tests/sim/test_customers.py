@@ -56,4 +56,9 @@ def test_outcome_mix_is_followed() -> None:
 def test_unknown_override_is_refused() -> None:
     """An override with an unknown outcome is refused at start-up."""
     with pytest.raises(UsageError, match="5551"):
-        Customers(Scenario(), random.Random(1), {"5551": "human"})
+        Customers(Scenario(), random.Random(1), {"5551": "person"})
+
+
+def test_human_is_another_name_for_live() -> None:
+    """``human`` is accepted for a live answer."""
+    assert Customers(Scenario(), random.Random(1), {"5551": "human"}).draw("5551").outcome == "live"
