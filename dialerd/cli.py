@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a configuration file and exit")
     p.add_argument("file")
     p = sub.add_parser("demo", help="walk through administration on a temporary store")
+    p = sub.add_parser("run", help="run the dialer daemon (stops on SIGTERM)")
 
     # campaigns
     camp = sub.add_parser("campaign", help="create, show, edit and switch campaigns")
@@ -241,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands contributed by other modules (simulators, daemon)."""
     found: list[Callable[[Any], None]] = []
-    for module in ("dialerd.sim.cli", "dialerd.sim.simulate_cli"):
+    for module in ("dialerd.sim.cli", "dialerd.sim.simulate_cli", "dialerd.adapters.ami_cli"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ImportError:
@@ -743,6 +744,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = load_config(args.file)
             print(f"{args.file}: ok ({len(config.ami.servers)} AMI server(s))")
             return 0
+        if args.command == "run":
+            from dialerd import app, log  # noqa: PLC0415 - the daemon's imports stay out of the CLI
+
+            config = _load(args)
+            log.configure(config.log.level, config.log.format)
+            return app.main(config)
         if args.command == "demo":
             from dialerd.demo import run_demo  # noqa: PLC0415 - the demo is optional
 

@@ -139,6 +139,16 @@ class MetricsConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     listen_port: Port = 9464
 
 
+class EngineConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The call engine."""
+
+    drain_timeout_s: PositiveFloat = 30.0
+    startup_timeout_s: PositiveFloat = 30.0
+    max_lines_per_agent: Annotated[float, msgspec.Meta(ge=1.0, le=20.0)] = 3.0
+    auto_agents: bool = False
+    route: str = "PJSIP/{number}@trunk"
+
+
 class LogConfig(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Logging."""
 
@@ -155,6 +165,7 @@ class Config(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     ami: AmiConfig = msgspec.field(default_factory=AmiConfig)
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    engine: EngineConfig = msgspec.field(default_factory=EngineConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
 
 

@@ -1173,7 +1173,7 @@ class SqliteStore:
                     _ts(at),
                 ),
             )
-            status = "done" if final else "retry"
+            status = "done" if final else "skipped" if reason == "skipped" else "retry"
             last = "dnc_blocked" if reason == "dnc" else None
             await db.execute(
                 "UPDATE campaign_contacts SET status = ?, next_attempt_at = ?,"
@@ -1206,6 +1206,17 @@ class SqliteStore:
                 " claimed_at = NULL WHERE status = 'claimed' AND NOT EXISTS (SELECT 1 FROM"
                 " calls WHERE calls.campaign_id = campaign_contacts.campaign_id AND"
                 " calls.contact_id = campaign_contacts.contact_id AND calls.state != 'ended')"
+            )
+            return cur.rowcount
+
+    async def recycle(self, campaign_id: int) -> int:
+        """Start the list again from the top: skipped contacts become due; finished stay."""
+        async with self._tx() as db:
+            await _require_campaign(db, campaign_id)
+            cur = await db.execute(
+                "UPDATE campaign_contacts SET status = 'retry', next_attempt_at = 0"
+                " WHERE campaign_id = ? AND status = 'skipped'",
+                (campaign_id,),
             )
             return cur.rowcount
 

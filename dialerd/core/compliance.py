@@ -190,7 +190,9 @@ def check(
     if not candidate.zones:
         return Refused(Refusal.NO_TIME_ZONE)
     if not rules.local_hours.allows(wall_now, candidate.zones):
-        return Refused(Refusal.LOCAL_HOURS)
+        return Refused(
+            Refusal.LOCAL_HOURS, rules.local_hours.next_allowed(wall_now, candidate.zones)
+        )
     return Allowed()
 
 

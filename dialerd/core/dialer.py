@@ -321,6 +321,7 @@ _PACING_FAILURES = {
     Outcome.FAILED: CallOutcome.FAILED,
 }
 _CONNECT_MARGIN_S = 0.3  # keep a Redirect clear of the dialplan's own hold timer
+_RECHECK = dt.timedelta(seconds=60)
 
 
 def _new_id() -> str:
@@ -661,8 +662,12 @@ class Dialer:
     def _refusal(
         self, campaign_id: int, candidate: Candidate, verdict: Refused, wall: dt.datetime
     ) -> cmd.RecordRefusal:
+        retry_at = verdict.retry_at
+        if retry_at is None and not verdict.final:
+            # A passing obstacle (a call in flight, a lock): look again a little later.
+            retry_at = wall + _RECHECK
         return cmd.RecordRefusal(
-            campaign_id, candidate.contact_id, verdict.reason, verdict.final, verdict.retry_at, wall
+            campaign_id, candidate.contact_id, verdict.reason, verdict.final, retry_at, wall
         )
 
     def _dial(

@@ -109,6 +109,10 @@ class CampaignSettings:
     dedupe_key: DedupeKey = DedupeKey.NUMBER
     ring_timeout_s: int = 25
     amd_enabled: bool = False
+    local_hours: str = "08:00-21:00"
+    """When the called party may be called, in their own time zone (US rule: 08:00-21:00)."""
+    retry_rules: str = ""
+    """Per-outcome retries, ``outcome:minutes:times`` comma-separated; empty = defaults."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +162,45 @@ def validate_campaign(s: CampaignSettings) -> None:
         raise UsageError("end_date: must not be before start_date")
     if s.agent_owned and s.dial_mode is not DialMode.PREVIEW:
         raise UsageError("agent_owned: only preview campaigns can have agent-owned records")
+    if parse_local_hours(s.local_hours) is None:
+        raise UsageError("local_hours: write it like 08:00-21:00 (end may be 24:00)")
+    if parse_retry_rules(s.retry_rules) is None:
+        raise UsageError(
+            "retry_rules: write outcome:minutes:times, comma-separated, e.g."
+            f" busy:10:3,no_answer:60:2 (outcomes: {', '.join(sorted(RETRYABLE_OUTCOMES))})"
+        )
     if len(s.responsible) > 100:
         raise UsageError("responsible: must be at most 100 characters")
+
+
+def parse_local_hours(text: str) -> tuple[dt.time, dt.time] | None:
+    """``HH:MM-HH:MM`` as (start, end); an end of 24:00 is midnight; None if malformed."""
+    m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", text.strip())
+    if not m:
+        return None
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+        return None
+    start, end = dt.time(h1, m1), dt.time(0, 0) if h2 == 24 else dt.time(h2, m2)
+    if end != dt.time(0, 0) and end <= start:
+        return None
+    return start, end
+
+
+RETRYABLE_OUTCOMES = frozenset(
+    {"busy", "no_answer", "congestion", "failed", "answered_machine", "abandoned"}
+)
+
+
+def parse_retry_rules(text: str) -> dict[str, tuple[int, int]] | None:
+    """``busy:10:3,no_answer:60:2`` as {outcome: (minutes, times)}; None if malformed."""
+    rules: dict[str, tuple[int, int]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"([a-z_]+):(\d{1,5}):(\d{1,2})", part)
+        if not m or m[1] not in RETRYABLE_OUTCOMES:
+            return None
+        rules[m[1]] = (int(m[2]), int(m[3]))
+    return rules
 
 
 def check_campaign_edit(current: Campaign, new: CampaignSettings) -> None:

@@ -114,6 +114,22 @@ class LocalHours:
         for name in names:
             local = wall_now.astimezone(ZoneInfo(name))
             t = local.time().replace(tzinfo=None)
-            if local.weekday() not in self.weekdays or not self.start <= t < self.end:
+            end_ok = t < self.end or self.end == _MIDNIGHT
+            if local.weekday() not in self.weekdays or not (self.start <= t and end_ok):
                 return False
         return True
+
+    def next_allowed(
+        self, wall_now: dt.datetime, zones: Iterable[str], *, step_min: int = 15, days: int = 8
+    ) -> dt.datetime | None:
+        """The first quarter-hour from ``wall_now`` at which every zone allows a call."""
+        names = list(zones)
+        if not names:
+            return None
+        moment = wall_now.replace(second=0, microsecond=0)
+        moment += dt.timedelta(minutes=step_min - moment.minute % step_min)
+        for _ in range(days * 24 * 60 // step_min):
+            if self.allows(moment, names):
+                return moment
+            moment += dt.timedelta(minutes=step_min)
+        return None

@@ -78,7 +78,10 @@ def test_called_party_hours_in_their_own_zone() -> None:
     """A Los Angeles number at 09:30 New York time (06:30 there) is refused."""
     early = MONDAY_NOON.replace(hour=9, minute=30)
     la = candidate(number="+13105550101", zones=("America/Los_Angeles",))
-    assert check(RULES, la, wall_now=early, on_dnc=False) == Refused(Refusal.LOCAL_HOURS)
+    eight_in_la = dt.datetime(2026, 11, 2, 8, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert check(RULES, la, wall_now=early, on_dnc=False) == Refused(
+        Refusal.LOCAL_HOURS, eight_in_la
+    )
     unknown = candidate(zones=())
     assert check(RULES, unknown, wall_now=MONDAY_NOON, on_dnc=False) == Refused(
         Refusal.NO_TIME_ZONE

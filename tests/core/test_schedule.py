@@ -106,3 +106,13 @@ def test_local_hours_must_hold_in_every_zone() -> None:
     assert not hours.allows(eight_am_ny, ["America/New_York", "America/Los_Angeles"])
     assert not hours.allows(at(2026, 11, 2, 21), ["America/New_York"])
     assert not hours.allows(noon_ny, [])
+
+
+def test_next_allowed_is_the_first_quarter_hour_open_everywhere() -> None:
+    """The retry time for a number out of hours is when every zone it may be in opens."""
+    hours = LocalHours()
+    six_am_ny = at(2026, 11, 2, 6, 5)
+    assert hours.next_allowed(six_am_ny, ["America/New_York"]) == at(2026, 11, 2, 8)
+    both = hours.next_allowed(six_am_ny, ["America/New_York", "America/Los_Angeles"])
+    assert both == at(2026, 11, 2, 11)
+    assert hours.next_allowed(six_am_ny, []) is None
