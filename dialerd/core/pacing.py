@@ -546,13 +546,15 @@ class PredictiveConfig:
 
     abandon_target: float = 0.03
     window_s: float = 30 * 86400.0  # regulatory window: 30 days US, 24 h UK
-    internal_target_share: float = 0.75  # the controller aims at this share of the target
+    internal_target_share: float = 0.9  # the controller aims at this share of the target
     horizon_s: float = 15.0  # busy agents: free within this horizon
     min_interval_s: float = 0.5  # between full evaluations; progressive in between
-    gain: float = 0.5  # change of logit(theta) per abandon
-    theta_initial: float = 0.3
-    theta_min: float = 0.01
-    theta_max: float = 0.995
+    gain: float = 1.0  # change of logit(theta) per abandon, at the start
+    gain_min: float = 1.0  # ... and at the least, later on
+    gain_halving_live: float = 100.0  # the gain falls as 1 / sqrt(1 + live answers / this)
+    theta_initial: float = 0.01
+    theta_min: float = 0.0001
+    theta_max: float = 0.5
     opening_credit_live: float = 30.0  # live answers credited before the first one
     reserve_calls: float = 1.0  # abandons kept in hand by the budget guard
     min_agents: int = 2
@@ -561,6 +563,8 @@ class PredictiveConfig:
     hit_window_s: float = 900.0
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
+    count_machines: bool = False  # q counts routed machines fully, like humans
+    machine_weight: float = 0.5  # otherwise a routed machine counts this much
     tick_s: float = 1.0
 
 
@@ -576,9 +580,11 @@ class PredictivePacer:
         self.window = RegimeWindow(cfg.window_s)
         self.logit_theta = _logit(cfg.theta_initial)
         self._dialing: dict[int, float] = {}
+        self._routed: dict[int, tuple[float, float]] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_started: dict[int, float] = {}
         self._talk_len: dict[int, float] = {}
+        self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
         self._now = 0.0
@@ -611,7 +617,15 @@ class PredictivePacer:
     def _count(self, at: float, live: float, abandoned: float) -> None:
         self.window.add(at, live, abandoned)
         cfg = self.config
-        self.logit_theta += cfg.gain * (live * self.internal_target - abandoned)
+        # Large steps while little is known, smaller ones as live answers accrue.
+        self._live_seen += live
+        gain = max(cfg.gain_min, cfg.gain / math.sqrt(1 + self._live_seen / cfg.gain_halving_live))
+        step = live * self.internal_target - abandoned
+        if step > 0 and self.fallback_reason is not None:
+            # No credit for quiet spells of progressive dialing (no wind-up): theta
+            # would otherwise climb while the budget guard holds and burst afterwards.
+            step = 0.0
+        self.logit_theta += gain * step
         self.logit_theta = min(_logit(cfg.theta_max), max(_logit(cfg.theta_min), self.logit_theta))
 
     def observe(self, fact: PacingFact) -> None:
@@ -623,11 +637,17 @@ class PredictivePacer:
                 placed = self._dialing.pop(call_id, None)
                 if placed is None:
                     pass
+                elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
+                    # Whether a human answered is known once an agent hears the call.
+                    self._routed[call_id] = (at, at - placed)
                 else:
-                    # Machines count too: without AMD they take an agent like humans do.
                     routed = outcome is CallOutcome.ROUTED
                     self.answers.add(at, at - placed, 1.0 if routed else 0.0)
             case CallConnected(call_id, at, human):
+                pending = self._routed.pop(call_id, None)
+                if pending is not None:
+                    weight = 1.0 if human else self.config.machine_weight
+                    self.answers.add(pending[0], pending[1], weight)
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
@@ -636,6 +656,10 @@ class PredictivePacer:
                     self._count(at, 1.0 + extra, extra)
             case CallAbandoned(call_id, at, human):
                 weight = self._human_share() if human is None else float(human)
+                pending = self._routed.pop(call_id, None)
+                if pending is not None:
+                    demand = weight + (1 - weight) * self.config.machine_weight
+                    self.answers.add(pending[0], pending[1], demand)
                 if weight > 0:
                     self._count(at, weight, weight)
             case AgentChanged(agent_id, at, activity):

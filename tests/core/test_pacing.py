@@ -182,13 +182,16 @@ def test_regime_window_expires_old_counts() -> None:
 
 
 def trained(config: PredictiveConfig, t0: float = 0.0) -> PredictivePacer:
-    """A pacer fed 400 attempts (one in five routed) and 50 finished calls by t0 + 400."""
+    """A pacer fed 400 attempts (one in five answered, half of those by humans) and 50
+    finished calls by t0 + 400, with budget to spare."""
     pacer = PredictivePacer(config)
     for i in range(400):
         at = t0 + i
         pacer.observe(CallPlaced(i, at))
         outcome = CallOutcome.ROUTED if i % 5 == 0 else CallOutcome.NO_ANSWER
         pacer.observe(CallResolved(i, at + 10.0, outcome))
+        if outcome is CallOutcome.ROUTED:
+            pacer.observe(CallConnected(i, at + 10.0, i % 10 == 0))
     for agent in range(50):
         start = t0 + 8 * agent
         pacer.observe(AgentChanged(agent, start, AgentActivity.TALK))
@@ -259,14 +262,24 @@ def test_amd_false_positives_over_target_force_progressive() -> None:
 
 
 def test_controller_lowers_theta_on_abandon_and_raises_it_on_connects() -> None:
-    """An abandon lowers theta; connected live calls raise it back."""
-    pacer = PredictivePacer()
+    """While dialing predictively an abandon lowers theta; connected live calls raise it."""
+    pacer = trained(PredictiveConfig(opening_credit_live=1000.0))
+    pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
     start = pacer.theta
-    pacer.observe(CallAbandoned(1, 1.0, True))
+    pacer.observe(CallAbandoned(5000, 402.0, True))
     lowered = pacer.theta
     for i in range(200):
-        pacer.observe(CallConnected(10 + i, 2.0, True))
+        pacer.observe(CallConnected(6000 + i, 403.0, True))
     assert lowered < start < pacer.theta
+
+
+def test_controller_does_not_wind_up_while_falling_back() -> None:
+    """Connected calls during a progressive spell do not raise theta."""
+    pacer = PredictivePacer()
+    start = pacer.theta
+    for i in range(200):
+        pacer.observe(CallConnected(i, 2.0, True))
+    assert pacer.theta == start
 
 
 def test_predictive_re_evaluates_every_tick() -> None:
