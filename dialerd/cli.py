@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate a configuration file and exit")
     p.add_argument("file")
-    p = sub.add_parser("demo", help="walk through administration on a temporary store")
+    p = sub.add_parser(
+        "demo", help="dial a demo campaign against the simulated Asterisk (temporary store)"
+    )
+    p.add_argument("--seconds", type=float, default=20.0, help="how long to dial")
     p = sub.add_parser("run", help="run the dialer daemon (stops on SIGTERM)")
 
     # campaigns
@@ -753,7 +756,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from dialerd.demo import run_demo  # noqa: PLC0415 - the demo is optional
 
-            return int(run_demo())
+            return int(run_demo(args.seconds))
         handler = _HANDLERS.get(args.command)
         if handler is None:
             run: Callable[[argparse.Namespace], int] = args.run

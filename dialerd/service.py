@@ -108,6 +108,7 @@ async def campaign_setup(store: Store, campaign: Campaign, config: Config) -> Ca
         power_ratio=s.power_ratio,
         max_lines_per_agent=config.engine.max_lines_per_agent,
         servers=s.ami_servers,
+        abandon_target=s.abandon_target,
     )
 
 

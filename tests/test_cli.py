@@ -171,11 +171,12 @@ def test_results_and_agents(cli: Cli) -> None:
 
 
 def test_the_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """The README's demo command completes and shows the imported campaign."""
-    assert main(["demo"]) == 0
+    """The README's demo sets a campaign up, dials it against the simulator and reports."""
+    assert main(["demo", "--seconds", "4"]) == 0
     out = capsys.readouterr().out
-    assert "$ dialerd campaign show Spring-Renewals" in out
-    assert "active" in out
+    assert "$ dialerd campaign start Demo" in out
+    assert "dialerd demo" in out
+    assert "$ dialerd contacts list Demo --limit 5" in out
 
 
 def test_the_console_script_is_installed() -> None:

@@ -61,6 +61,8 @@ from dialerd.core.pacing import (
     Pacer,
     PacingView,
     PowerPacer,
+    PredictiveConfig,
+    PredictivePacer,
     ProgressivePacer,
 )
 from dialerd.errors import ConflictError, NotFoundError
@@ -176,6 +178,7 @@ class CampaignSetup:
     power_ratio: float = 1.5
     max_lines_per_agent: float = 3.0
     servers: tuple[str, ...] = ()
+    abandon_target: float = 0.03
     pacer: Pacer | None = None
 
 
@@ -515,11 +518,13 @@ class Dialer:
     def _start(self, setup: CampaignSetup) -> None:
         pacer = setup.pacer
         if pacer is None:
-            pacer = (
-                PowerPacer(setup.power_ratio)
-                if setup.mode is DialMode.POWER
-                else ProgressivePacer()
-            )
+            match setup.mode:
+                case DialMode.POWER:
+                    pacer = PowerPacer(setup.power_ratio)
+                case DialMode.PREDICTIVE:
+                    pacer = PredictivePacer(PredictiveConfig(abandon_target=setup.abandon_target))
+                case _:
+                    pacer = ProgressivePacer()
         existing = self.campaigns.get(setup.campaign_id)
         if existing is not None:
             existing.setup = setup

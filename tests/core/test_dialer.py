@@ -389,6 +389,14 @@ def test_preview_skip_releases_the_contact_and_offers_another() -> None:
         waiting.do(PreviewChoice("1001", dial=True))
 
 
+def test_predictive_mode_starts_progressive_until_it_has_data() -> None:
+    """A predictive campaign with no history yet dials one call per idle agent."""
+    rig = Rig(DialMode.PREDICTIVE)
+    rig.login("1")
+    assert rig.of(cmd.ClaimContacts) == [cmd.ClaimContacts(1, 1)]
+    assert rig.d.campaigns[1].pacer.__class__.__name__ == "PredictivePacer"
+
+
 def test_power_mode_keeps_the_ratio() -> None:
     """Power dialling claims ratio x idle agents."""
     rig = Rig(DialMode.POWER, power_ratio=2.0)
