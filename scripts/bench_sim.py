@@ -174,11 +174,11 @@ class Driver:
                 self.connected.add(msg[contract.H_CALL_ID])
                 self.peak = max(self.peak, len(self.connected) - len(self.ended))
         elif name == "Hangup":
-            call = contract.call_id_of(msg.get("Uniqueid") or "")
-            if call in self.agent_of and msg["Uniqueid"].endswith(contract.CUSTOMER_SUFFIX):
-                self.ended.add(call)
+            gone = contract.call_id_of(msg.get("Uniqueid") or "")
+            if gone in self.agent_of and msg["Uniqueid"].endswith(contract.CUSTOMER_SUFFIX):
+                self.ended.add(gone)
                 if self.churn:
-                    self.place(self.agent_of[call])
+                    self.place(self.agent_of[gone])
 
     async def until(self, predicate: object, within_s: float) -> None:
         async def wait() -> None:

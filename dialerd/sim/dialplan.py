@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from dialerd.ami import contract
 from dialerd.sim.pbx import Channel, Dialplan, HangupHandler, Pbx
 
 DataFn = Callable[[Channel], str]
@@ -384,4 +383,4 @@ def lab_dialplan() -> Interpreter:
     )
 
 
-__all__ = ["Context", "Interpreter", "Jump", "Step", "Stop", "contract", "lab_dialplan"]
+__all__ = ["Context", "Interpreter", "Jump", "Step", "Stop", "lab_dialplan"]

@@ -27,7 +27,6 @@ from the wall clock or random ids as in Asterisk; tests must not compare them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import time
@@ -797,10 +796,3 @@ def parse_callerid(text: str | None) -> tuple[str, str]:
     if m:
         return (m.group(2) or UNKNOWN), (m.group(1).strip() or UNKNOWN)
     return text.strip(), UNKNOWN
-
-
-def cancel_quietly(task: asyncio.Task[Any] | None) -> None:
-    """Cancel a task if there is one, ignoring that it may have finished."""
-    if task is not None:
-        with contextlib.suppress(RuntimeError):
-            task.cancel()
