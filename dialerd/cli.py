@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("pause", "stop dialling for now"),
         ("stop", "stop dialling (state active)"),
         ("delete", "delete a campaign that is not running"),
+        ("recycle", "start the list again: skipped records return, ownership changes apply"),
     ):
         p = cs.add_parser(name, help=text)
         p.add_argument("campaign")
@@ -382,6 +383,9 @@ async def _campaign_cmd(args: argparse.Namespace, ctx: Context) -> int:
         case "delete":
             c = await admin.delete_campaign(store, args.campaign)
             _print(ctx, {"deleted": c.id, "name": c.name})
+        case "recycle":
+            c = await store.get_campaign(args.campaign)
+            _print(ctx, {"campaign": c.id, "recycled": await store.recycle(c.id)})
         case "hours":
             return await _hours_cmd(args, ctx)
         case "exception":

@@ -379,7 +379,7 @@ class Store(Protocol):
         *,
         now: dt.datetime,
         claimer: str,
-        owner: str | None = None,
+        owner: tuple[str, ...] | None = None,
         lock_s: float = 0.0,
     ) -> list[ClaimedContact]:
         """Atomically claim up to ``count`` due contacts, each with its call history."""
@@ -440,4 +440,12 @@ class Store(Protocol):
 
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:
         """A campaign's call history, oldest first."""
+        ...
+
+    async def recycle(self, campaign_id: int) -> int:
+        """Start the list again: skipped records return and ownership changes apply."""
+        ...
+
+    async def owner_problems(self, campaign_id: int) -> list[tuple[int, str]]:
+        """Waiting contacts whose owner is no agent assigned to the campaign (by id or email)."""
         ...

@@ -31,6 +31,7 @@ from dialerd.core.compliance import (
     Attempt,
     Candidate,
     Outcome,
+    Refusal,
     RetryRule,
     Rules,
 )
@@ -170,6 +171,7 @@ class Service:
         self.sessions: dict[str, str] = {}
         self.lock_s: dict[int, float] = {}
         self.auto_agents = config.engine.auto_agents
+        self.agent_emails: dict[str, str] = {}
         self._rearm = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inbox: deque[Input | _Timer] = deque()
@@ -214,6 +216,10 @@ class Service:
                 continue
             setup = await campaign_setup(self.store, campaign, self.config)
             self.lock_s[campaign.id] = float(campaign.settings.lock_time_s)
+            for agent in await self.store.agents(campaign.id):
+                self.agent_emails[agent.id] = agent.email
+            if campaign.settings.agent_owned:
+                await self._report_owner_problems(campaign.id)
             await self.feed(StartCampaign(setup))
             started.append(campaign.id)
             log.info("campaign_started", campaign=campaign.id, mode=setup.mode.value)
@@ -225,6 +231,19 @@ class Service:
                         seen.add(agent.id)
                         await self.feed(AgentLogin(agent.id, agent.endpoint, campaign_id))
         return started
+
+    async def _report_owner_problems(self, campaign_id: int) -> None:
+        """Records whose owner is no assigned agent are never given to anyone: say so."""
+        for contact_id, owner in await self.store.owner_problems(campaign_id):
+            log.error("unknown_owner", campaign=campaign_id, contact=contact_id, owner=owner)
+            await self.store.record_refusal(
+                campaign_id,
+                contact_id,
+                reason=Refusal.UNKNOWN_OWNER.value,
+                final=False,
+                retry_at=None,
+                at=self.wall(),
+            )
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -365,12 +384,13 @@ class Service:
 
     async def _claim(self, campaign_id: int, count: int, owner: str | None) -> None:
         now = self.wall()
+        owner_keys = None if owner is None else (owner, self.agent_emails.get(owner, ""))
         claimed = await self.store.claim_batch(
             campaign_id,
             count,
             now=now,
             claimer=self.claimer,
-            owner=owner,
+            owner=owner_keys,
             lock_s=self.lock_s.get(campaign_id, 0.0),
         )
         contacts = []

@@ -176,6 +176,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE INDEX calls_number ON calls(number, created_at);
     CREATE INDEX calls_open ON calls(state) WHERE state != 'ended';
     """,
+    # 4: the owner a preview queue serves, fixed when the list is started or recycled
+    """
+    ALTER TABLE campaign_contacts ADD COLUMN queue_owner TEXT NOT NULL DEFAULT '';
+    UPDATE campaign_contacts SET queue_owner = owner;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -343,6 +343,12 @@ class SqliteStore:
             )
             if cur.rowcount == 0:
                 raise ConflictError(f"campaign {campaign_id} is no longer {expected.value}")
+            if new is CampaignState.RUNNING and expected is CampaignState.ACTIVE:
+                # Starting the list fixes who owns which record until the next recycle.
+                await db.execute(
+                    "UPDATE campaign_contacts SET queue_owner = owner WHERE campaign_id = ?",
+                    (campaign_id,),
+                )
         return await self.get_campaign(campaign_id)
 
     async def delete_campaign(self, campaign_id: int) -> None:
@@ -659,8 +665,8 @@ class SqliteStore:
             assert total_row is not None
             cur2 = await db.execute(
                 "INSERT OR IGNORE INTO campaign_contacts (campaign_id, contact_id, dedupe_key,"
-                f" position, owner) SELECT ?, c.id, {key_expr},"
-                " ? + row_number() OVER (ORDER BY cc.position), cc.owner"
+                f" position, owner, queue_owner) SELECT ?, c.id, {key_expr},"
+                " ? + row_number() OVER (ORDER BY cc.position), cc.owner, cc.owner"
                 " FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id"
                 f" WHERE cc.campaign_id = ? AND {where} AND {key_expr} != ''",
                 [target_id, base, source_id, *params],
@@ -1018,23 +1024,26 @@ class SqliteStore:
         *,
         now: dt.datetime,
         claimer: str,
-        owner: str | None = None,
+        owner: tuple[str, ...] | None = None,
         lock_s: float = 0.0,
     ) -> list[ClaimedContact]:
         """Atomically claim up to ``count`` due contacts, each with its call history.
 
-        With ``owner`` (preview), the agent's own contacts come first, then unowned ones;
-        contacts owned by someone else are never handed out. A contact already claimed in
-        another campaign within ``lock_s`` seconds is skipped (the contact lock).
+        With ``owner`` (preview: the agent's id and email), the agent's own contacts come
+        first, then unowned ones; contacts owned by someone else are never handed out. A
+        contact already claimed in another campaign within ``lock_s`` seconds is skipped
+        (the contact lock).
         """
         ts = _ts(now)
         owner_sql = ""
         params: list[Any] = [claimer, ts, campaign_id, ts]
         order = "next_attempt_at, position"
         if owner is not None:
-            owner_sql = " AND cc.owner IN (?, '')"
-            params.append(owner)
-            order = "(cc.owner = '') , next_attempt_at, position"
+            keys = [k for k in owner if k]
+            placeholders = ", ".join(["?"] * len(keys) + ["''"])
+            owner_sql = f" AND cc.queue_owner IN ({placeholders})"
+            params.extend(keys)
+            order = "(cc.queue_owner = ''), next_attempt_at, position"
         params.extend([ts - lock_s, count])
         async with self._tx() as db:
             async with db.execute(
@@ -1210,15 +1219,34 @@ class SqliteStore:
             return cur.rowcount
 
     async def recycle(self, campaign_id: int) -> int:
-        """Start the list again from the top: skipped contacts become due; finished stay."""
+        """Start the list again: skipped records return and ownership changes apply.
+
+        Finished records stay finished.
+        """
         async with self._tx() as db:
             await _require_campaign(db, campaign_id)
             cur = await db.execute(
-                "UPDATE campaign_contacts SET status = 'retry', next_attempt_at = 0"
-                " WHERE campaign_id = ? AND status = 'skipped'",
+                "UPDATE campaign_contacts SET status = CASE status WHEN 'skipped' THEN 'retry'"
+                " ELSE status END, next_attempt_at = CASE status WHEN 'skipped' THEN 0"
+                " ELSE next_attempt_at END, queue_owner = owner WHERE campaign_id = ?",
                 (campaign_id,),
             )
             return cur.rowcount
+
+    async def owner_problems(self, campaign_id: int) -> list[tuple[int, str]]:
+        """Waiting contacts whose owner is no agent assigned to the campaign (by id or email)."""
+        return [
+            (int(r[0]), str(r[1]))
+            for r in await self._all(
+                "SELECT cc.contact_id, cc.queue_owner FROM campaign_contacts cc"
+                " WHERE cc.campaign_id = ? AND cc.queue_owner != '' AND cc.trashed = 0"
+                " AND cc.status IN ('new', 'retry') AND NOT EXISTS (SELECT 1 FROM"
+                " agent_campaigns ac JOIN agents a ON a.id = ac.agent_id"
+                " WHERE ac.campaign_id = cc.campaign_id"
+                " AND cc.queue_owner IN (a.id, a.email)) ORDER BY cc.position",
+                (campaign_id,),
+            )
+        ]
 
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:
         """A campaign's call history, oldest first."""
@@ -1380,10 +1408,10 @@ async def _insert_fresh(
         ],
     )
     await db.executemany(
-        "INSERT INTO campaign_contacts (campaign_id, contact_id, dedupe_key, position, owner)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO campaign_contacts (campaign_id, contact_id, dedupe_key, position, owner,"
+        " queue_owner) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (campaign_id, first_id + i, r.dedupe_key, first_pos + i, r.owner)
+            (campaign_id, first_id + i, r.dedupe_key, first_pos + i, r.owner, r.owner)
             for i, r in enumerate(rows)
         ],
     )

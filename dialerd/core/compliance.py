@@ -65,6 +65,7 @@ class Refusal(enum.StrEnum):
     ABANDON_LOCK = "abandon_lock"
     MACHINE_LOCK = "machine_lock"
     SKIPPED = "skipped"
+    UNKNOWN_OWNER = "unknown_owner"
 
 
 FINAL_REFUSALS = frozenset(

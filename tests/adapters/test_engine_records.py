@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from dialerd.adapters.sqlite_store import SqliteStore
-from dialerd.core.model import CampaignSettings, ContactFilter, ContactStatus, DedupeKey
+from dialerd.core.model import (
+    Agent,
+    CampaignSettings,
+    CampaignState,
+    ContactFilter,
+    ContactStatus,
+    DedupeKey,
+)
 from dialerd.ports import ContactRow, OutcomeRecord
 
 NOW = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
@@ -41,9 +48,13 @@ async def test_a_batch_claim_takes_due_contacts_in_order(store: SqliteStore) -> 
 async def test_preview_claims_serve_the_owner_first_and_never_anothers(store: SqliteStore) -> None:
     """An agent gets its own contacts before unowned ones, and never someone else's."""
     cid = await seeded(store, ["", "bob", "alice", ""])
-    first = await store.claim_batch(cid, 1, now=NOW, claimer="n", owner="alice")
+    first = await store.claim_batch(
+        cid, 1, now=NOW, claimer="n", owner=("alice", "alice@example.com")
+    )
     assert first[0].contact.owner == "alice"
-    rest = await store.claim_batch(cid, 5, now=NOW, claimer="n", owner="alice")
+    rest = await store.claim_batch(
+        cid, 5, now=NOW, claimer="n", owner=("alice", "alice@example.com")
+    )
     assert [c.contact.owner for c in rest] == ["", ""]
 
 
@@ -116,3 +127,29 @@ async def test_recovery_finds_open_calls_and_frees_undialled_claims(store: Sqlit
     assert await store.release_stale_claims() == 1
     statuses = [c.status for c in await store.contacts(cid)]
     assert statuses == [ContactStatus.CLAIMED, ContactStatus.RETRY]
+
+
+async def test_ownership_changes_wait_for_a_recycle(store: SqliteStore) -> None:
+    """A reassignment made while the list runs applies once the campaign is recycled."""
+    cid = await seeded(store, ["bob", ""])
+    await store.set_campaign_state(cid, CampaignState.INACTIVE, CampaignState.ACTIVE, now=NOW)
+    await store.set_campaign_state(cid, CampaignState.ACTIVE, CampaignState.RUNNING, now=NOW)
+    await store.bulk_update(cid, ContactFilter(owner="bob"), {"owner": "alice"})
+    got = await store.claim_batch(cid, 5, now=NOW, claimer="n", owner=("alice",))
+    assert [c.contact.phone[-1] for c in got] == ["1"]  # bob's record is still bob's
+    await store.record_refusal(
+        cid, got[0].contact.id, reason="skipped", final=False, retry_at=None, at=NOW
+    )
+    assert await store.recycle(cid) == 2
+    again = await store.claim_batch(cid, 5, now=NOW, claimer="n", owner=("alice",))
+    assert [c.contact.phone[-1] for c in again] == ["0", "1"]
+
+
+async def test_owners_that_are_no_assigned_agent_are_reported(store: SqliteStore) -> None:
+    """Records owned by an unknown or unassigned agent are listed as problems."""
+    cid = await seeded(store, ["a1", "a1@example.com", "ghost", "a2", ""])
+    await store.add_agent(Agent("a1", "A", "PJSIP/1", "a1@example.com"), now=NOW)
+    await store.add_agent(Agent("a2", "B", "PJSIP/2"), now=NOW)
+    await store.assign_agents(cid, ["a1"], assigned=True, limit=None)
+    problems = await store.owner_problems(cid)
+    assert [owner for _, owner in problems] == ["ghost", "a2"]
