@@ -214,3 +214,136 @@ async def test_kill_nine_at_random_points_loses_nothing_and_dials_no_one_twice(
     assert max(per_number.values()) == 1
     assert max(sim.dialled.values()) == 1
     assert set(sim.dialled) <= {n.removeprefix("+") for n in per_number}
+
+
+async def test_preview_serves_owned_records_to_their_owner_only(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """An agent-owned preview campaign calls its agent's records and skips unknown owners."""
+    numbers = ["12125550401", "12125550402", "12125550403"]
+    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.2)
+    await sim.server.start()
+    try:
+        db = tmp_path / "d.sqlite3"
+        csv = tmp_path / "owned.csv"
+        csv.write_text(
+            "phone,owner\n+12125550401,1001\n+12125550402,ghost\n+12125550403,\n",
+            encoding="utf-8",
+        )
+
+        def setup() -> None:
+            admin(
+                db,
+                "campaign",
+                "create",
+                "own",
+                "--dial-mode",
+                "preview",
+                "--agent-owned",
+                "yes",
+                "--timezone",
+                "UTC",
+                "--local-hours",
+                "00:00-24:00",
+                "--wrapup-limit-s",
+                "1",
+                "--max-attempts",
+                "1",
+            )
+            admin(db, "campaign", "hours", "own", "mon-sun 00:00-24:00")
+            admin(db, "contacts", "import", "own", str(csv))
+            admin(db, "agent", "add", "1001", "--endpoint", "Local/1001@sim-agents")
+            admin(db, "agent", "assign", "own", "1001")
+            admin(db, "campaign", "activate", "own")
+            admin(db, "campaign", "start", "own")
+
+        await asyncio.to_thread(setup)
+        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
+        daemons.append(daemon)
+        await daemon.start()
+        await daemon.wait_for(lambda: daemon.count("call_ended") == 2, 60)
+        assert await daemon.stop() == 0
+    finally:
+        await sim.server.stop()
+    offered = [e["contact"] for e in daemon.events if e.get("event") == "preview_offered"]
+    assert offered == [1, 3]  # the agent's own record first, then the unowned one
+    assert [e["owner"] for e in daemon.events if e.get("event") == "unknown_owner"] == ["ghost"]
+    assert [n for n, *_ in history(db)] == ["+12125550401", "+12125550403"]
+    assert "12125550402" not in sim.dialled
+
+
+async def test_answered_customers_without_an_agent_are_abandoned_and_counted(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Power dialling one agent at ratio 3 leaves answered customers to the safe harbor."""
+    numbers = [f"1212555{i:04d}" for i in range(500, 512)]
+    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.5)
+    await sim.server.start()
+    try:
+        db = tmp_path / "d.sqlite3"
+        await asyncio.to_thread(
+            setup_campaign,
+            db,
+            tmp_path,
+            numbers,
+            mode="power",
+            power_ratio="3",
+            max_attempts="1",
+        )
+        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
+        daemons.append(daemon)
+        await daemon.start()
+        await daemon.wait_for(lambda: daemon.count("call_ended") == len(numbers), 90)
+        assert await daemon.stop() == 0
+    finally:
+        await sim.server.stop()
+    outcomes = [o for _, _, _, o, _ in history(db)]
+    assert set(outcomes) == {"answered_agent", "abandoned"}
+    assert outcomes.count("abandoned") >= 1
+    with sqlite3.connect(db) as conn:
+        abandoned = conn.execute(
+            "SELECT count(*) FROM campaign_contacts WHERE last_result = 'abandoned'"
+        ).fetchone()[0]
+    assert abandoned == outcomes.count("abandoned")
+
+
+async def test_an_ami_outage_pauses_dialling_and_resumes_without_double_dials(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """Dropping the AMI link mid-campaign pauses dialling; after resync it finishes the list."""
+    numbers = [f"1212555{i:04d}" for i in range(600, 620)]
+    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.2)
+    await sim.server.start()
+    try:
+        db = tmp_path / "d.sqlite3"
+        await asyncio.to_thread(
+            setup_campaign,
+            db,
+            tmp_path,
+            numbers,
+            mode="power",
+            power_ratio="2",
+            max_attempts="1",
+        )
+        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
+        daemons.append(daemon)
+        await daemon.start()
+        await daemon.wait_for(lambda: daemon.count("call_ended") >= 3, 60)
+        sim.server.drop_connections()
+        await daemon.wait_for(lambda: daemon.count("ami.link_up") >= 2, 30)
+
+        def finished() -> bool:
+            with sqlite3.connect(db) as conn:
+                (waiting,) = conn.execute(
+                    "SELECT count(*) FROM campaign_contacts WHERE status != 'done'"
+                ).fetchone()
+            return bool(waiting == 0)
+
+        await daemon.wait_for(finished, 90)
+        assert await daemon.stop() == 0
+    finally:
+        await sim.server.stop()
+    calls = history(db)
+    assert all(state == "ended" and outcome for _, _, state, outcome, _ in calls)
+    assert max(sim.dialled.values()) == 1
+    assert len({n for n, *_ in calls}) == len(calls)
