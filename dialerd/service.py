@@ -201,7 +201,7 @@ class Service:
                     c.number,
                     c.attempt,
                     state,
-                    c.server,
+                    c.server or None,  # never acknowledged: any server may tell
                     c.agent_id,
                 )
             )

@@ -974,6 +974,8 @@ class Dialer:
         out: list[cmd.Command],
     ) -> None:
         for call in list(self.calls.values()):
+            # A call whose Originate was never acknowledged may be on any server; the first
+            # snapshot without it settles it (its customer is guarded by the dialplan).
             on_server = call.server == server or (
                 call.server is None and call.state is CallState.UNKNOWN
             )

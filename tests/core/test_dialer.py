@@ -357,6 +357,18 @@ def test_recovered_calls_are_settled_by_the_snapshot() -> None:
     assert [o.call_id for o in rig.of(cmd.RecordOutcome)] == [alive]  # type: ignore[attr-defined]
 
 
+def test_a_recovered_call_never_acknowledged_is_settled_by_any_snapshot() -> None:
+    """A call recorded but never queued (a crash between the two) closes as failed."""
+    rig = Rig()
+    lost = "c" * 32
+    rig.do(RecoveredCall(lost, 1, 9, "+12125550009", 1, CallState.UNKNOWN, None, None))
+    rig.do(ev.ChannelsSnapshot(S, frozenset(), frozenset(), frozenset()))
+    (closed,) = rig.of(cmd.RecordOutcome)
+    assert isinstance(closed, cmd.RecordOutcome)
+    assert (closed.call_id, closed.outcome) == (lost, Outcome.FAILED)
+    assert rig.d.in_flight() == 0
+
+
 def test_preview_offers_then_dials_for_that_agent() -> None:
     """A preview agent sees the contact, chooses to call, and gets that customer."""
     rig = Rig(DialMode.PREVIEW)
