@@ -178,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "set-status":
             p.add_argument("--to", dest="new_status", required=True)
 
+    p = sub.add_parser("calls", help="a campaign's call history")
+    p.add_argument("campaign")
+    p.add_argument("--contact", type=int, help="only this contact's calls")
+
     # do-not-call
     dnc = sub.add_parser("dnc", help="do-not-call lists")
     ds = dnc.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -705,7 +709,31 @@ async def _agent_cmd(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+async def _calls_cmd(args: argparse.Namespace, ctx: Context) -> int:
+    c = await ctx.store.get_campaign(args.campaign)
+    rows = [
+        {
+            "call": r.call_id,
+            "contact": r.contact_id,
+            "number": r.number,
+            "attempt": r.attempt,
+            "outcome": r.outcome or r.state,
+            "agent": r.agent_id,
+            "result": r.result_id,
+            "started": r.created_at.isoformat(timespec="seconds"),
+            "talk_s": round((r.ended_at - r.connected_at).total_seconds(), 1)
+            if r.ended_at and r.connected_at
+            else None,
+        }
+        for r in await ctx.store.calls_of(c.id)
+        if args.contact is None or r.contact_id == args.contact
+    ]
+    _print(ctx, rows, ["started", "number", "attempt", "outcome", "agent", "talk_s"])
+    return 0
+
+
 _HANDLERS: dict[str, Handler] = {
+    "calls": _calls_cmd,
     "campaign": _campaign_cmd,
     "contacts": _contacts_cmd,
     "dnc": _dnc_cmd,

@@ -170,6 +170,15 @@ def test_results_and_agents(cli: Cli) -> None:
     assert [a["id"] for a in cli.json("agent", "list", "--campaign", "b")] == ["1002"]
 
 
+def test_call_history_lists_blocked_and_placed_calls(cli: Cli) -> None:
+    """``dialerd calls`` shows a campaign's history; an empty one is an empty list."""
+    cli("campaign", "create", "c")
+    assert cli.json("calls", "c") == []
+    code, _, err = cli("calls", "nope")
+    assert code == 1
+    assert "no campaign 'nope'" in err
+
+
 def test_the_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """The README's demo sets a campaign up, dials it against the simulator and reports."""
     assert main(["demo", "--seconds", "4"]) == 0

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
@@ -1179,6 +1180,16 @@ class SqliteStore:
             )
             status = "done" if final else "skipped" if reason == "skipped" else "retry"
             last = "dnc_blocked" if reason == "dnc" else None
+            if last is not None:
+                # A blocked dial is part of the contact's history, though no call was placed.
+                await db.execute(
+                    "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, state,"
+                    " outcome, created_at, ended_at) SELECT ?, cc.campaign_id, cc.contact_id,"
+                    " c.phone, cc.attempts, 'ended', ?, ?, ? FROM campaign_contacts cc"
+                    " JOIN contacts c ON c.id = cc.contact_id"
+                    " WHERE cc.campaign_id = ? AND cc.contact_id = ?",
+                    (uuid.uuid4().hex, last, _ts(at), _ts(at), campaign_id, contact_id),
+                )
             await db.execute(
                 "UPDATE campaign_contacts SET status = ?, next_attempt_at = ?,"
                 " last_result = coalesce(?, last_result), claimed_by = NULL, claimed_at = NULL"

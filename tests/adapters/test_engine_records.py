@@ -114,6 +114,12 @@ async def test_refusals_are_recorded_and_release_the_contact(store: SqliteStore)
     assert (first.status, first.last_result) == (ContactStatus.DONE, "dnc_blocked")
     assert second.status is ContactStatus.RETRY
     assert await store._one("SELECT count(*) FROM refusals") == (2,)
+    (blocked,) = await store.calls_of(cid)
+    assert (blocked.contact_id, blocked.outcome, blocked.attempt) == (
+        a.contact.id,
+        "dnc_blocked",
+        0,
+    )
 
 
 async def test_recovery_finds_open_calls_and_frees_undialled_claims(store: SqliteStore) -> None:
