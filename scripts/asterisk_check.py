@@ -303,12 +303,12 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
         Priority="1",
     )
     await ami.user_event(contract.EV_SAFE_HARBOR, DialerCallId=call)
-    connected = [
+    wrongly = [
         m
         for m in ami.messages
         if m.get("UserEvent") == contract.EV_CONNECTED and m.get("DialerCallId") == call
     ]
-    report("no agent room", not connected, "Redirect to an absent agent: DialerSafeHarbor")
+    report("no agent room", not wrongly, "Redirect to an absent agent: DialerSafeHarbor")
 
     call = uuid.uuid4().hex
     originate_call(ami, "55550003", call, amd="1")
