@@ -24,6 +24,7 @@ from typing import Any
 import aiosqlite
 
 from dialerd.adapters.schema import MIGRATIONS, SCHEMA_VERSION
+from dialerd.core.commands import RecordOutcome
 from dialerd.core.model import (
     Agent,
     BusinessHours,
@@ -48,7 +49,6 @@ from dialerd.ports import (
     ContactRow,
     ImportJob,
     OpenCall,
-    OutcomeRecord,
 )
 
 _SETTINGS_DATES = ("start_date", "end_date")
@@ -515,12 +515,14 @@ class SqliteStore:
             keys = list(merged_rows)
             for start in range(0, len(keys), 500):
                 part = keys[start : start + 500]
-                async with db.execute(
+                # execute_fetchall is one hand-off to the connection's thread; iterating a
+                # cursor is one per row, each while this transaction holds the write lock.
+                found = await db.execute_fetchall(
                     "SELECT dedupe_key, contact_id FROM campaign_contacts"
                     f" WHERE campaign_id = ? AND dedupe_key IN ({','.join('?' * len(part))})",
                     [campaign_id, *part],
-                ) as cur:
-                    existing.update({k: cid async for k, cid in cur})
+                )
+                existing.update((k, cid) for k, cid in found)
             if existing:
                 await _merge_existing(db, merged_rows, existing)
             fresh = [merged_rows[k] for k in keys if k not in existing]
@@ -687,25 +689,25 @@ class SqliteStore:
         One UPDATE … RETURNING picks and marks the contact, so two callers (tasks,
         processes) can never be handed the same one.
         """
-        async with self._tx() as db:
-            async with db.execute(
+        # The UPDATE is its own transaction (autocommit) and each statement is one
+        # hand-off to the connection's thread: the write lock, which an import in another
+        # process is waiting for, is held for one statement only.
+        async with self._lock:
+            claimed = await self._db.execute_fetchall(
                 "UPDATE campaign_contacts SET status = 'claimed', claimed_by = ?,"
                 " claimed_at = ? WHERE rowid = (SELECT rowid FROM campaign_contacts"
                 " WHERE campaign_id = ? AND trashed = 0 AND status IN ('new', 'retry')"
                 " AND next_attempt_at <= ? ORDER BY next_attempt_at, position LIMIT 1)"
                 " RETURNING contact_id",
                 (claimer, _ts(now), campaign_id, _ts(now)),
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
+            )
+            if not claimed:
                 return None
-            async with db.execute(
+            [full] = await self._db.execute_fetchall(
                 f"SELECT {_CONTACT_COLUMNS} FROM campaign_contacts cc JOIN contacts c"
                 " ON c.id = cc.contact_id WHERE cc.campaign_id = ? AND cc.contact_id = ?",
-                (campaign_id, row[0]),
-            ) as cur:
-                full = await cur.fetchone()
-        assert full is not None
+                (campaign_id, next(iter(claimed))[0]),
+            )
         return _contact(tuple(full))
 
     # -- imports ------------------------------------------------------------------------
@@ -1123,7 +1125,7 @@ class SqliteStore:
                 (state, server, agent_id, call_id),
             )
 
-    async def record_outcome(self, o: OutcomeRecord) -> None:
+    async def record_outcome(self, o: RecordOutcome) -> None:
         """Close a call and schedule (or finish) its contact, in one transaction."""
         async with self._tx() as db:
             await db.execute(
@@ -1131,14 +1133,14 @@ class SqliteStore:
                 " reason = ?, dial_status = ?, cause = ?, answered_at = ?, connected_at = ?,"
                 " ended_at = ? WHERE id = ?",
                 (
-                    o.outcome,
+                    o.outcome.value,
                     o.agent_id,
                     o.reason,
                     o.dial_status,
                     o.cause,
                     _ts(o.answered_at) if o.answered_at else None,
                     _ts(o.connected_at) if o.connected_at else None,
-                    _ts(o.at),
+                    _ts(o.wall_at),
                     o.call_id,
                 ),
             )
@@ -1147,7 +1149,7 @@ class SqliteStore:
                 " claimed_by = NULL, claimed_at = NULL WHERE campaign_id = ? AND contact_id = ?",
                 (
                     "done" if o.final else "retry",
-                    o.outcome,
+                    o.outcome.value,
                     _ts(o.retry_at) if o.retry_at else 0,
                     o.campaign_id,
                     o.contact_id,
@@ -1428,17 +1430,13 @@ async def _merge_existing(
 async def _insert_fresh(
     db: aiosqlite.Connection, campaign_id: int, rows: Sequence[ContactRow], now: float
 ) -> None:
-    async with db.execute("SELECT coalesce(max(id), 0) FROM contacts") as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    first_id = int(row[0]) + 1
-    async with db.execute(
-        "SELECT coalesce(max(position), 0) FROM campaign_contacts WHERE campaign_id = ?",
+    [(max_id, max_pos)] = await db.execute_fetchall(
+        "SELECT (SELECT coalesce(max(id), 0) FROM contacts),"
+        " (SELECT coalesce(max(position), 0) FROM campaign_contacts WHERE campaign_id = ?)",
         (campaign_id,),
-    ) as cur:
-        prow = await cur.fetchone()
-    assert prow is not None
-    first_pos = int(prow[0]) + 1
+    )
+    first_id = int(max_id) + 1
+    first_pos = int(max_pos) + 1
     await db.executemany(
         "INSERT INTO contacts (id, phone, first_name, last_name, email, company, account,"
         " timezone, custom, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
