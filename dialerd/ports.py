@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dialerd.core.commands import RecordOutcome
 from dialerd.core.model import (
     Agent,
     BusinessHours,
@@ -78,25 +79,6 @@ class ClaimedContact:
     contact: Contact
     attempts: tuple[tuple[float, str], ...]
     number_history: tuple[tuple[float, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class OutcomeRecord:
-    """How a call ended, and what becomes of its contact."""
-
-    call_id: str
-    campaign_id: int
-    contact_id: int
-    outcome: str
-    agent_id: str | None
-    at: dt.datetime
-    answered_at: dt.datetime | None = None
-    connected_at: dt.datetime | None = None
-    reason: int | None = None
-    dial_status: str | None = None
-    cause: int | None = None
-    final: bool = False
-    retry_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +391,7 @@ class Store(Protocol):
         """Note a call's progress (answered, connected) so a restart can reconcile it."""
         ...
 
-    async def record_outcome(self, o: OutcomeRecord) -> None:
+    async def record_outcome(self, o: RecordOutcome) -> None:
         """Close a call and schedule (or finish) its contact, in one transaction."""
         ...
 

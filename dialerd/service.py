@@ -57,7 +57,7 @@ from dialerd.core.model import (
 )
 from dialerd.core.schedule import LocalHours, Schedule
 from dialerd.errors import DialerdError
-from dialerd.ports import ClaimedContact, OutcomeRecord, Store
+from dialerd.ports import ClaimedContact, Store
 
 log = structlog.get_logger("dialerd.service")
 
@@ -336,23 +336,7 @@ class Service:
                 if session is not None:
                     self._spawn(self._quietly(self.pool.hangup_agent(session, agent_id)))
             case cmd.RecordOutcome():
-                await self.store.record_outcome(
-                    OutcomeRecord(
-                        c.call_id,
-                        c.campaign_id,
-                        c.contact_id,
-                        c.outcome.value,
-                        c.agent_id,
-                        c.wall_at,
-                        c.answered_at,
-                        c.connected_at,
-                        c.reason,
-                        c.dial_status,
-                        c.cause,
-                        c.final,
-                        c.retry_at,
-                    )
-                )
+                await self.store.record_outcome(c)
                 log.info(
                     "call_ended", call=c.call_id, campaign=c.campaign_id, outcome=c.outcome.value
                 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from dialerd.adapters.sqlite_store import SqliteStore
+from dialerd.core.commands import RecordOutcome
+from dialerd.core.compliance import Outcome
 from dialerd.core.model import (
     Agent,
     CampaignSettings,
@@ -13,7 +15,7 @@ from dialerd.core.model import (
     ContactStatus,
     DedupeKey,
 )
-from dialerd.ports import ContactRow, OutcomeRecord
+from dialerd.ports import ContactRow
 
 NOW = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
 
@@ -76,7 +78,9 @@ async def test_outcomes_schedule_or_finish_the_contact(store: SqliteStore) -> No
     await store.record_attempt("c1", cid, c.contact.id, c.contact.phone, 1, agent_id=None, at=NOW)
     retry = NOW + dt.timedelta(minutes=10)
     await store.record_outcome(
-        OutcomeRecord("c1", cid, c.contact.id, "busy", None, NOW, retry_at=retry, reason=5)
+        RecordOutcome(
+            "c1", cid, c.contact.id, Outcome.BUSY, None, NOW, None, None, retry_at=retry, reason=5
+        )
     )
     (after,) = await store.contacts(cid)
     assert (after.status, after.attempts, after.last_result) == (ContactStatus.RETRY, 1, "busy")
@@ -89,7 +93,9 @@ async def test_outcomes_schedule_or_finish_the_contact(store: SqliteStore) -> No
         "c2", cid, c.contact.id, c.contact.phone, 2, agent_id="1001", at=retry
     )
     await store.record_outcome(
-        OutcomeRecord("c2", cid, c.contact.id, "answered_agent", "1001", retry, final=True)
+        RecordOutcome(
+            "c2", cid, c.contact.id, Outcome.ANSWERED_AGENT, "1001", retry, None, None, final=True
+        )
     )
     await store.record_disposition("c2", 7, "sold")
     (done,) = await store.contacts(cid)
