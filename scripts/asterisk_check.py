@@ -13,7 +13,8 @@ AMD hears as a person or a machine) and ``sim-agents``, starts ``asterisk -f``, 
    the dialplan hangs up; a ``DIALER_HOLD_MS`` over 2000 is held only 2 s;
 4. a Redirect to an agent who is not logged in ends in safe harbor, not in an empty room;
 5. a machine answers, AMD on: ``DialerAMD`` MACHINE, ``DialerMachine``, hangup;
-6. the agent hangs up: ``DialerAgentGone``;
+6. the agent hangs up: one ``DialerAgentGone`` (and no second ``DialerAgentReady``), and
+   the connected call's hangup raised nothing more (no ``DialerSafeHarbor``);
 7. the AMI user received only the events ``manager_dialerd.conf`` lets through.
 
     python scripts/asterisk_check.py --asterisk /usr/sbin/asterisk \\
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import shutil
 import socket
 import sys
@@ -168,18 +170,27 @@ class Ami:
         self.reader, self.writer = reader, writer
         self.messages: list[Message] = []
         self.changed = asyncio.Event()
+        self.chunks: list[dict[str, object]] = []
+        self.opened = time.monotonic()
         self.task = asyncio.get_running_loop().create_task(self._read())
+
+    def _log(self, direction: str, data: bytes) -> None:
+        t = round(time.monotonic() - self.opened, 3)
+        self.chunks.append({"t": t, "dir": direction, "data": data.decode()})
 
     async def _read(self) -> None:
         decoder = Decoder(expect_banner=True)
         while data := await self.reader.read(65536):
+            self._log("in", data)
             for item in decoder.feed(data):
                 if not isinstance(item, Banner):
                     self.messages.append(item)
             self.changed.set()
 
     def send(self, **headers: str) -> None:
-        self.writer.write(encode(list(headers.items())))
+        data = encode(list(headers.items()))
+        self._log("out", data)
+        self.writer.write(data)
 
     async def wait(self, test: Callable[[Message], bool], within_s: float = 15.0) -> Message:
         async def scan() -> Message:
@@ -198,6 +209,11 @@ class Ami:
         return await self.wait(
             lambda m: m.get("UserEvent") == name and all(m.get(k) == v for k, v in fields.items())
         )
+
+
+def hangup_of(uniqueid: str) -> Callable[[Message], bool]:
+    """A test for the Hangup event of one channel."""
+    return lambda m: m.name == "Hangup" and m.get("Uniqueid") == uniqueid
 
 
 def originate_call(ami: Ami, number: str, call: str, amd: str, hold_ms: str = "2000") -> None:
@@ -266,6 +282,7 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
         f"AMD {verdict.get('AMDStatus')} {verdict.get('AMDCause')}, DialerConnected",
     )
     ami.send(Action="Hangup", ActionID="h-" + call, Channel=contract.customer_channel_id(call))
+    connected_call = call
 
     call = uuid.uuid4().hex
     originate_call(ami, "15550002", call, amd="0")
@@ -324,8 +341,21 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
     )
 
     ami.send(Action="Hangup", ActionID="h-agent", Channel=contract.customer_channel_id(session))
-    gone = await ami.user_event(contract.EV_AGENT_GONE, DialerAgentId=agent)
-    report("agent logs out", gone is not None, "DialerAgentGone")
+    await ami.user_event(contract.EV_AGENT_GONE, DialerAgentId=agent)
+    for leg in (contract.customer_channel_id(session), contract.peer_channel_id(session)):
+        await ami.wait(hangup_of(leg))
+    counts = {
+        name: sum(1 for m in ami.messages if m.get("UserEvent") == name)
+        for name in (contract.EV_AGENT_READY, contract.EV_AGENT_GONE)
+    }
+    report("agent logs out", set(counts.values()) == {1}, f"UserEvents seen: {counts}")
+    after = [
+        m.get("UserEvent")
+        for m in ami.messages
+        if m.get("DialerCallId") == connected_call
+        and m.get("UserEvent") not in (contract.EV_AMD, contract.EV_READY, contract.EV_CONNECTED)
+    ]
+    report("connected call ends quietly", not after, f"UserEvents after the connect: {after}")
 
     names = {m.name for m in ami.messages if m.kind == "event" and m.action_id is None}
     extra = names - FILTERED
@@ -358,6 +388,10 @@ async def run(args: argparse.Namespace) -> int:
             # AMI opens before the PBX can run channels; FullyBooted says it can.
             await ami.wait(lambda m: m.name == "FullyBooted")
             await checks(ami, report)
+            if args.record:
+                # The recording shows the real secret nowhere: the check's is random anyway.
+                lines = [json.dumps(c).replace(SECRET, "dialerd") for c in ami.chunks]
+                Path(args.record).write_text("\n".join(lines) + "\n")
         except TimeoutError:
             seen = ami.messages[-8:] if ami is not None else []
             last = [f"{m.name} {m.get('UserEvent') or m.get('Message') or ''}" for m in seen]
@@ -393,6 +427,7 @@ def main() -> None:
     """Parse the options and run the check."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asterisk", default="asterisk", help="the asterisk binary")
+    parser.add_argument("--record", help="write the AMI session to this JSONL file")
     parser.add_argument("--modules", default="/usr/lib/asterisk/modules")
     parser.add_argument(
         "--data", default="/usr/share/asterisk", help="astdatadir (with documentation/)"

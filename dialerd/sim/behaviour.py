@@ -247,7 +247,7 @@ def _connect_context(pbx: Pbx) -> Context:
         ),
         Step("Hangup"),
     ]
-    return Context({_AGENT_PATTERN: steps, "h": [Step("NoOp")]})
+    return Context({_AGENT_PATTERN: steps, "h": [Step("Hangup")]})
 
 
 def _agent_contexts() -> tuple[Context, Context]:
@@ -271,7 +271,7 @@ def _agent_contexts() -> tuple[Context, Context]:
         ),
         Step("Return"),
     ]
-    return Context({_AGENT_PATTERN: steps, "h": [Step("NoOp")]}), Context({"s": gone})
+    return Context({_AGENT_PATTERN: steps, "h": [Step("Hangup")]}), Context({"s": gone})
 
 
 SHIPPED_CONTEXTS: Final = (
