@@ -164,10 +164,22 @@ class Interpreter(Dialplan):
             return
 
     def run_handler(self, pbx: Pbx, ch: Channel, handler: HangupHandler) -> None:
-        """Run a hangup handler: only applications that finish at once are allowed."""
+        """Run a hangup handler (a Gosub): the channel's location is restored after it."""
         context, exten, priority, arg = handler
-        steps = self.steps(context, exten) or []
+        saved = ch.context, ch.exten, ch.priority
         ch.variables["ARG1"] = arg
+        self._run_at_once(pbx, ch, context, exten, priority)
+        ch.context, ch.exten, ch.priority = saved
+
+    def run_h(self, pbx: Pbx, ch: Channel) -> None:
+        """Run the ``h`` extension of the channel's context, if it has one, at hangup."""
+        ctx = self.contexts.get(ch.context)
+        if ctx is not None and "h" in ctx.extensions:
+            self._run_at_once(pbx, ch, ch.context, "h", 1)
+
+    def _run_at_once(self, pbx: Pbx, ch: Channel, context: str, exten: str, priority: int) -> None:
+        # Only applications that finish at once run here (a hung-up channel cannot wait).
+        steps = self.steps(context, exten) or []
         for index in range(priority - 1, len(steps)):
             step = steps[index]
             ch.context, ch.exten, ch.priority = context, exten, index + 1
@@ -182,7 +194,7 @@ class Interpreter(Dialplan):
             )
             if step.app == "UserEvent":
                 _user_event(pbx, ch, data)
-            elif step.app == "Return":
+            elif step.app in ("Return", "Hangup"):
                 return
 
 

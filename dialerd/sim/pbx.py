@@ -99,6 +99,7 @@ class Channel:
     task: asyncio.Task[None] | None = None
     gone: bool = False
     in_dialplan: bool = False
+    ran_pbx: bool = False
     pending_cid: tuple[str, str] | None = None
     hangup_handlers: list[HangupHandler] = field(default_factory=list)
     after_bridge: tuple[str, str, int] | None = None
@@ -561,6 +562,8 @@ class Pbx:
         self._stop(ch)
         if ch.bridge is not None:
             self.leave_bridge(ch)
+        if self.dialplan is not None and ch.ran_pbx:
+            self.dialplan.run_h(self, ch)
         for handler in ch.hangup_handlers:
             if self.dialplan is not None:
                 self.dialplan.run_handler(self, ch, handler)
@@ -581,6 +584,7 @@ class Pbx:
             return
         ch.context, ch.exten, ch.priority = context, exten, priority
         ch.in_dialplan = True
+        ch.ran_pbx = True
         ch.task = self.spawn(self.dialplan.execute(self, ch, context, exten, priority))
 
     def redirect(self, ch: Channel, context: str, exten: str, priority: int) -> None:
@@ -782,6 +786,9 @@ class Dialplan:
     def run_handler(self, pbx: Pbx, ch: Channel, handler: HangupHandler) -> None:
         """Run a hangup handler synchronously (it may only raise events)."""
         raise NotImplementedError
+
+    def run_h(self, pbx: Pbx, ch: Channel) -> None:
+        """Run the ``h`` extension of the channel's context at hangup, if there is one."""
 
     def answer_settle_s(self, ch: Channel, default: float) -> float:
         """How long ``Answer()`` waits for media on this channel."""
