@@ -25,36 +25,43 @@ positives (humans judged machines and hung up on) count as abandons.
 At a decision the pacer estimates
 
 - L = answered calls waiting + sum over calls in flight of q(age), where q(age) is the
-  probability that a call not resolved ``age`` seconds after it was placed will still
-  need an agent (a live answer, or any answer without AMD). q is learned from the
-  recently resolved attempts (a sliding window, so a change of answer rate during the
-  day shows within minutes);
+  expected demand for an agent of a call not resolved ``age`` seconds after it was
+  placed: 1 for a human, ``machine_weight`` (0.5) for a machine that reaches an agent
+  (without AMD an agent spends a few seconds dismissing it), 0 otherwise. Who answered
+  is learned from the agents' verdicts on connected calls; an abandoned answer counts
+  as the human share. q is kept from the recently resolved attempts (15 minutes and at
+  least 400 attempts), so a change of answer rate during the day shows within minutes;
 - A = idle agents + sum over busy agents of p(activity, elapsed), the probability that
   an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
-  ``horizon_s``. p is learned from the observed (talk, wrap) pairs of finished calls;
+  ``horizon_s`` (15 s). p is learned from the last 1000 (talk, wrap) pairs; calls still
+  in progress count as censored observations, so early in the day, when only short
+  calls have ended, long calls are not expected to end soon;
 
 and places one more call while P(L >= A) <= theta (L and A as sums of independent
 Bernoulli variables, normal approximation with continuity correction), never fewer
 calls than progressive and never more lines than ``max_lines`` (the cap on lines per
 logged-in agent). With a sum of Bernoullis the rule looks at the distribution of
 L - A, not at its mean: matching expected answers to expected free agents abandons
-far too many calls.
+far too many calls. Full evaluations are at most every ``min_interval_s`` (0.5 s);
+events in between get progressive dialing, which never adds risk.
 
-theta, the risk a marginal call is allowed to carry, is not tuned per campaign: an
-integral controller moves log(theta) after every live answer, up by
-``gain * internal_target`` when the call was connected and down by
-``gain * (1 - internal_target)`` per abandon, so the abandon rate settles at the
-internal target (a fraction of the legal target, leaving room for noise).
+theta, the risk a marginal call may carry, is not tuned per campaign: an integral
+controller moves logit(theta) after every live answer, up by ``gain * internal_target``
+when the call was connected and down by ``gain * (1 - internal_target)`` per abandon,
+so the abandon rate settles at the internal target (90 % of the legal target). It is
+not credited for live answers while the pacer falls back to progressive (no wind-up:
+theta would climb during the quiet spell and burst afterwards).
 
 The budget guard makes the legal target a hard limit: over the regime's window, the
 pacer dials predictively only while
-``abandons + reserve <= target * (live answers + opening_credit)``; otherwise (and while
-it has too few observations, or with too few agents) it dials progressively, which adds
-no abandons, and the rate falls back under the target as live answers accrue.
-``reserve`` grows with the spread of the abandons that calls already in flight may
-still cause. Abandons whose caller is unknown (no AMD: nobody heard who answered) are
-weighted by the human share of connected answers; with AMD every human verdict also
-carries the configured false-positive estimate.
+``abandons + E[(L - A)+] + reserve_calls <= target * (live answers + opening_credit)``
+(E[(L - A)+]: the abandons the calls in flight are heading for); otherwise, and while
+it has too few observations or too few agents, it dials progressively, which adds no
+abandons, and the rate falls back under the target as live answers accrue. Abandons
+whose caller is unknown (no AMD: nobody heard who answered) are weighted by the human
+share of connected answers; with AMD every human verdict also carries the configured
+false-positive estimate fp / (1 - fp), and when fp alone reaches the target the pacer
+stays progressive (``amd_budget_spent``): no pacing can comply then.
 
 Sources: the per-agent "free within a window given time already spent" weights and the
 abandon feedback are the EIS/ITC patent family (US 5,640,445; US 4,933,964); the
@@ -484,14 +491,16 @@ def estimate_floor(
     busy: BusyModel,
 ) -> Estimate:
     """L_h and A_h from the calls in flight (placing times) and the agents' activities."""
-    # The hot loop of the simulator: gather table rows, let sum() add the columns.
+    # The hot loop of the simulator: gather table rows in comprehensions, let sum()
+    # add the columns.
     q_rows = answers.rows()
     last_q = len(q_rows) - 1
     per_bin = 1.0 / AnswerModel.BIN_S
-    picked = []
-    for placed in dialing:
-        i = int((now - placed) * per_bin)
-        picked.append(q_rows[i if i < last_q else last_q])
+    picked = [
+        q_rows[i if i < last_q else last_q]
+        for placed in dialing
+        for i in (int((now - placed) * per_bin),)
+    ]
     k = len(answers.horizons_s)
     sums = _column_sums(picked, 2 * k)
     mean_l = [waiting + x for x in sums[:k]]
@@ -500,44 +509,52 @@ def estimate_floor(
     last_t, last_w = len(talk) - 1, len(wrap) - 1
     per_step = 1.0 / BusyModel.GRID_S
     idle_, talking, wrapping = AgentActivity.IDLE, AgentActivity.TALK, AgentActivity.WRAP
-    idle = 0
-    busy_rows = []
-    for activity, since in agents:
-        if activity is idle_:
-            idle += 1
-            continue
-        i = int((now - since) * per_step)
-        if activity is talking:
-            busy_rows.append(talk[i if i < last_t else last_t])
-        elif activity is wrapping:
-            busy_rows.append(wrap[i if i < last_w else last_w])
+    agents = list(agents)
+    idle = sum(1 for activity, _ in agents if activity is idle_)
+    busy_rows = [
+        (
+            talk[i if i < last_t else last_t]
+            if activity is talking
+            else wrap[i if i < last_w else last_w]
+        )
+        for activity, since in agents
+        if activity is talking or activity is wrapping
+        for i in (int((now - since) * per_step),)
+    ]
     kb = len(busy.horizons_s)
     sums = _column_sums(busy_rows, 2 * kb)
     return Estimate(mean_l, var_l, [idle + x for x in sums[:kb]], sums[kb:])
 
 
 class RegimeWindow:
-    """Live answers and abandons over a sliding window (weights allow estimates)."""
+    """Live answers and abandons over a sliding window (weights allow estimates).
+
+    ``uncertainty`` is the variance of the abandon count: an abandon whose caller is
+    unknown, counted as a human with probability w, adds w (1 - w).
+    """
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._events: deque[tuple[float, float, float]] = deque()
+        self._events: deque[tuple[float, float, float, float]] = deque()
         self.live = 0.0
         self.abandoned = 0.0
+        self.uncertainty = 0.0
 
-    def add(self, at: float, live: float, abandoned: float) -> None:
+    def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
         """Count ``live`` live answers of which ``abandoned`` were abandoned."""
-        self._events.append((at, live, abandoned))
+        self._events.append((at, live, abandoned, variance))
         self.live += live
         self.abandoned += abandoned
+        self.uncertainty += variance
         self.expire(at)
 
     def expire(self, now: float) -> None:
         """Forget what left the window."""
         while self._events and self._events[0][0] < now - self.window_s:
-            _, live, abandoned = self._events.popleft()
+            _, live, abandoned, variance = self._events.popleft()
             self.live -= live
             self.abandoned -= abandoned
+            self.uncertainty -= variance
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,8 +572,10 @@ class PredictiveConfig:
     theta_initial: float = 0.01
     theta_min: float = 0.0001
     theta_max: float = 0.5
-    opening_credit_live: float = 30.0  # live answers credited before the first one
-    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard
+    # Live answers credited to a new window so it can start before it has earned a
+    # budget (default: 1.5 abandons' worth); repaid linearly over three times as many.
+    opening_credit_live: float | None = None
+    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard, plus one sd
     min_agents: int = 2
     min_attempts: int = 100
     min_busy_periods: int = 20
@@ -587,6 +606,8 @@ class PredictivePacer:
         self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
+        self._humans_by_age = [0] * 31
+        self._answered_by_age = [0] * 31
         self._now = 0.0
         self._busy_rebuilt_at = -math.inf
         self._evaluated_at = -math.inf
@@ -607,15 +628,31 @@ class PredictivePacer:
         """Whether AMD false positives alone use up the abandon budget."""
         return self.config.amd_false_positive_rate >= self.config.abandon_target
 
-    def _human_share(self) -> float:
+    def opening_credit(self) -> float:
+        """Live answers credited now: the opening credit, shrinking as answers accrue."""
+        cfg = self.config
+        credit = cfg.opening_credit_live
+        if credit is None:
+            credit = 1.5 / cfg.abandon_target if cfg.abandon_target > 0 else 0.0
+        if credit <= 0:
+            return 0.0
+        return credit * max(0.0, 1.0 - self.window.live / (3.0 * credit))
+
+    def _human_share(self, age: float | None) -> float:
         # Without AMD the abandoned answers are a mix of humans and machines; weigh them
-        # by what agents found on connected ones (a reasoned estimate, one if unknown).
+        # by what agents found on connected calls answered after a similar ring time
+        # (machines answer later than most people), shrunk toward the overall share.
         if self._answered_connected < 20:
             return 1.0
-        return (self._humans_connected + 1) / (self._answered_connected + 1)
+        overall = (self._humans_connected + 1) / (self._answered_connected + 1)
+        if age is None:
+            return overall
+        b = min(len(self._answered_by_age) - 1, int(age / 2.0))
+        prior = 10.0
+        return (self._humans_by_age[b] + prior * overall) / (self._answered_by_age[b] + prior)
 
-    def _count(self, at: float, live: float, abandoned: float) -> None:
-        self.window.add(at, live, abandoned)
+    def _count(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
+        self.window.add(at, live, abandoned, variance)
         cfg = self.config
         # Large steps while little is known, smaller ones as live answers accrue.
         self._live_seen += live
@@ -648,6 +685,9 @@ class PredictivePacer:
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
                     self.answers.add(pending[0], pending[1], weight)
+                    b = min(len(self._answered_by_age) - 1, int(pending[1] / 2.0))
+                    self._answered_by_age[b] += 1
+                    self._humans_by_age[b] += int(human)
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
@@ -655,13 +695,14 @@ class PredictivePacer:
                     extra = fp / (1 - fp) if fp < 1 else 0.0
                     self._count(at, 1.0 + extra, extra)
             case CallAbandoned(call_id, at, human):
-                weight = self._human_share() if human is None else float(human)
                 pending = self._routed.pop(call_id, None)
+                age = pending[1] if pending is not None else None
+                weight = self._human_share(age) if human is None else float(human)
                 if pending is not None:
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self.answers.add(pending[0], pending[1], demand)
                 if weight > 0:
-                    self._count(at, weight, weight)
+                    self._count(at, weight, weight, weight * (1 - weight))
             case AgentChanged(agent_id, at, activity):
                 self._agent_changed(agent_id, at, activity)
 
@@ -727,8 +768,9 @@ class PredictivePacer:
         mean = est.mean_l[0] - est.mean_a[0]
         var = est.var_l[0] + est.var_a[0]
         heading = expected_excess(mean, var + 1 / 12)
-        allowed = cfg.abandon_target * (self.window.live + cfg.opening_credit_live)
-        if self.window.abandoned + heading + cfg.reserve_calls > allowed:
+        allowed = cfg.abandon_target * (self.window.live + self.opening_credit())
+        reserve = cfg.reserve_calls + math.sqrt(self.window.uncertainty + heading)
+        if self.window.abandoned + heading + reserve > allowed:
             self.fallback_reason = "abandon budget spent"
             return progressive_dials(view)
         return threshold_dials(
