@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, help="one seed (default: the scenario's seeds)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--plot", type=Path, help="draw occupancy, abandon rate, lines (PNG)")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(run=run)
 
 
 def make_pacer(scenario: Scenario, policy: str, ratio: float = 2.0) -> Pacer:

@@ -183,7 +183,7 @@ def test_simulate_command_writes_json_and_plot(tmp_path: Path) -> None:
     argv = ["simulate", "--scenario", str(scenario_file), "--policy", "progressive"]
     argv.extend(["--json", str(out), "--plot", str(png)])
     args = parser.parse_args(argv)
-    assert args.handler(args) == 0
+    assert args.run(args) == 0
     rows = json.loads(out.read_text())
     assert [r["seed"] for r in rows] == [1, 2]
     assert png.read_bytes()[:4] == b"\x89PNG"
