@@ -451,7 +451,8 @@ class SimAsterisk:
             session.send(_response(action, "Error", "Channel not specified"))
             return
         if action.get("Application"):
-            session.send(_response(action, "Error", "Originate Access Forbidden"))
+            text = "Originate with Application is not simulated; use Context/Exten/Priority"
+            session.send(_response(action, "Error", text))
             return
         context = action.get("Context") or "default"
         exten = action.get("Exten") or "s"
