@@ -5,22 +5,23 @@ from __future__ import annotations
 from dialerd.sim.dialplan import Context, Step
 
 
-def test_digit_pattern_needs_two_digits_and_no_letters() -> None:
-    """``_X.`` matches two or more digits only."""
+def test_digit_pattern_needs_a_digit_then_one_or_more_of_anything() -> None:
+    """``_X.`` is a digit and then one or more characters of any kind, as in Asterisk."""
     ctx = Context({"_X.": [Step("NoOp")]})
-    assert [ctx.find(e) is not None for e in ("55", "5551234", "5", "h", "5a")] == [
+    assert [ctx.find(e) is not None for e in ("55", "5551234", "5a", "5", "h")] == [
         True,
         True,
-        False,
+        True,
         False,
         False,
     ]
 
 
-def test_agent_pattern_matches_letters_digits_and_underscores() -> None:
-    """``_[0-9A-Za-z_]!`` matches any agent id, one character or more."""
+def test_agent_pattern_restricts_only_the_first_character() -> None:
+    """``_[0-9A-Za-z_]!`` is one listed character, then zero or more of anything."""
     ctx = Context({"_[0-9A-Za-z_]!": [Step("NoOp")]})
-    assert [ctx.find(e) is not None for e in ("1", "ann_2", "h", "a-b")] == [
+    assert [ctx.find(e) is not None for e in ("1", "ann_2", "h", "a-b", "-a")] == [
+        True,
         True,
         True,
         True,
