@@ -362,9 +362,19 @@ class Service:
                     "preview_offered", agent=agent_id, campaign=campaign_id, contact=contact_id
                 )
                 if self.auto_agents:
-                    self._spawn(self.feed(PreviewChoice(agent_id, dial=True)))
+                    self._spawn(self.preview_choice(agent_id, dial=True))
             case cmd.AgentStatus(agent_id, state, call_id, reason):
                 log.info("agent_state", agent=agent_id, state=state, call=call_id, reason=reason)
+
+    async def preview_choice(self, agent_id: str, *, dial: bool) -> None:
+        """A preview agent's decision; the number is checked against the lists again now."""
+        on_dnc = None
+        offer = self.dialer.offers.get(agent_id)
+        if dial and offer is not None:
+            campaign_id = self.dialer.agents[agent_id].campaign_id
+            number = offer.candidate.number
+            on_dnc = bool(await self.store.dnc_matches(numbers.dnc_keys(number), campaign_id))
+        await self.feed(PreviewChoice(agent_id, dial, on_dnc))
 
     async def _claim(self, campaign_id: int, count: int, owner: str | None) -> None:
         now = self.wall()

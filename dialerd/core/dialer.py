@@ -36,6 +36,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dialerd.core import commands as cmd
 from dialerd.core import events as ev
@@ -256,10 +257,15 @@ class ContactsClaimed:
 
 @dataclass(frozen=True, slots=True)
 class PreviewChoice:
-    """A preview agent decided: dial the offered contact, or skip it."""
+    """A preview agent decided: dial the offered contact, or skip it.
+
+    ``on_dnc`` is the list check made again at the moment of the decision (the agent may
+    have looked at the record for minutes); ``None`` keeps the check made at the claim.
+    """
 
     agent_id: str
     dial: bool
+    on_dnc: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +331,19 @@ _PACING_FAILURES = {
 }
 _CONNECT_MARGIN_S = 0.3  # keep a Redirect clear of the dialplan's own hold timer
 _RECHECK = dt.timedelta(seconds=60)
+_K = TypeVar("_K")
 
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _count_down(counts: dict[_K, int], key: _K) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
 
 
 @dataclass
@@ -343,6 +358,13 @@ class Dialer:
     offers: dict[str, Claimed] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _wall_offset: float = 0.0
+    # Indexes kept in step with every state change, so that no input scans all calls or all
+    # agents: live calls and agents by (campaign, state), and the contacts and numbers in a
+    # live call (with how many calls each is in).
+    _calls_by: dict[tuple[int, CallState], dict[str, _Call]] = field(default_factory=dict)
+    _agents_by: dict[tuple[int, AgentState], dict[str, _Agent]] = field(default_factory=dict)
+    _live_contacts: dict[int, int] = field(default_factory=dict)
+    _live_numbers: dict[str, int] = field(default_factory=dict)
 
     # -- public surface -----------------------------------------------------------------
 
@@ -358,9 +380,11 @@ class Dialer:
         """Do the work that was due by ``now``."""
         self._clock(now, wall_now)
         out: list[cmd.Command] = []
-        for agent in list(self.agents.values()):
-            if agent.wrap_deadline is not None and agent.wrap_deadline <= now:
-                self._finish_wrap(agent, now, out, result=None, memo="wrap-up limit reached")
+        due = [
+            a for a in self._wrapping() if a.wrap_deadline is not None and a.wrap_deadline <= now
+        ]
+        for agent in sorted(due, key=lambda a: a.number):
+            self._finish_wrap(agent, now, out, result=None, memo="wrap-up limit reached")
         for campaign in self.campaigns.values():
             if campaign.idle_until_wall is not None and campaign.idle_until_wall <= wall_now:
                 campaign.idle_until_wall = None
@@ -369,7 +393,7 @@ class Dialer:
 
     def get_timer(self) -> float | None:
         """The monotonic time at which :meth:`handle_timer` must run next, if any."""
-        deadlines = [a.wrap_deadline for a in self.agents.values() if a.wrap_deadline]
+        deadlines = [a.wrap_deadline for a in self._wrapping() if a.wrap_deadline]
         for campaign in self.campaigns.values():
             if campaign.running:
                 deadline = campaign.pacer.next_deadline()
@@ -389,7 +413,55 @@ class Dialer:
 
     def in_flight(self) -> int:
         """Calls not yet ended."""
-        return sum(1 for c in self.calls.values() if c.state is not CallState.ENDED)
+        return sum(len(bucket) for bucket in self._calls_by.values())
+
+    # -- indexes --------------------------------------------------------------------------
+
+    def _add_call(self, call: _Call) -> None:
+        old = self.calls.pop(call.call_id, None)
+        if old is not None:
+            self._call_to(old, CallState.ENDED)
+        self.calls[call.call_id] = call
+        self._calls_by.setdefault((call.campaign_id, call.state), {})[call.call_id] = call
+        self._live_contacts[call.contact_id] = self._live_contacts.get(call.contact_id, 0) + 1
+        self._live_numbers[call.number] = self._live_numbers.get(call.number, 0) + 1
+
+    def _call_to(self, call: _Call, state: CallState) -> None:
+        """Every change of a call's state goes through here (the indexes follow it)."""
+        if call.state is CallState.ENDED:
+            call.state = state
+            return
+        bucket = self._calls_by.get((call.campaign_id, call.state))
+        if bucket is not None:
+            bucket.pop(call.call_id, None)
+        call.state = state
+        if state is not CallState.ENDED:
+            self._calls_by.setdefault((call.campaign_id, state), {})[call.call_id] = call
+            return
+        _count_down(self._live_contacts, call.contact_id)
+        _count_down(self._live_numbers, call.number)
+
+    def _calls_in(self, campaign_id: int, state: CallState) -> dict[str, _Call]:
+        return self._calls_by.get((campaign_id, state), {})
+
+    def _agents_in(self, campaign_id: int, state: AgentState) -> dict[str, _Agent]:
+        return self._agents_by.get((campaign_id, state), {})
+
+    def _index_agent(self, agent: _Agent, *, present: bool) -> None:
+        key = (agent.campaign_id, agent.state)
+        if present:
+            self._agents_by.setdefault(key, {})[agent.agent_id] = agent
+        else:
+            self._agents_by.get(key, {}).pop(agent.agent_id, None)
+
+    def _wrapping(self) -> list[_Agent]:
+        """Agents in wrap-up, the only ones with a wrap-up deadline."""
+        return [
+            a
+            for (_, state), bucket in self._agents_by.items()
+            if state is AgentState.WRAP_UP
+            for a in bucket.values()
+        ]
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -421,8 +493,10 @@ class Dialer:
                 self._serve_waiting(agent, now, wall, out)
             case ContactsClaimed():
                 self._claimed(item, now, wall, out)
-            case PreviewChoice(agent_id, dial):
-                self._preview_choice(self._agent(agent_id), dial, now, wall, out)
+            case PreviewChoice(agent_id, dial, on_dnc):
+                self._preview_choice(
+                    self._agent(agent_id), dial, on_dnc, now=now, wall=wall, out=out
+                )
             case RedirectFailed(call_id, _):
                 self._redirect_failed(call_id, now, wall, out)
             case RecoveredCall():
@@ -438,12 +512,12 @@ class Dialer:
                 call = self.calls.get(call_id)
                 if call is not None and call.state in (CallState.DIALING, CallState.UNKNOWN):
                     call.server = server
-                    call.state = CallState.DIALING
+                    self._call_to(call, CallState.DIALING)
             case ev.CallAnswered(server, call_id):
                 call = self.calls.get(call_id)
                 if call is not None and call.state in (CallState.DIALING, CallState.UNKNOWN):
                     call.server = server
-                    call.state = CallState.ANSWERED
+                    self._call_to(call, CallState.ANSWERED)
                     call.answered_wall = wall
             case ev.CallFailed():
                 self._failed(item, now, wall, out)
@@ -504,7 +578,7 @@ class Dialer:
                 if call is None or call.state is not CallState.DIALING:
                     return
                 if maybe_placed:
-                    call.state = CallState.UNKNOWN
+                    self._call_to(call, CallState.UNKNOWN)
                 else:
                     self._close(call, Outcome.FAILED, now, wall, out)
                     self._pacing(
@@ -539,23 +613,17 @@ class Dialer:
         return campaign
 
     def _view(self, campaign_id: int, max_lines_per_agent: float) -> PacingView:
-        logged = idle = 0
-        for a in self.agents.values():
-            if a.campaign_id != campaign_id:
-                continue
-            if a.state in (_A.READY, _A.RESERVED, _A.ON_CALL, _A.WRAP_UP):
-                logged += 1
-            if a.state is _A.READY and a.offer is None:
-                idle += 1
-        dialing = waiting = lines = 0
-        for c in self.calls.values():
-            if c.campaign_id != campaign_id or c.state is CallState.ENDED:
-                continue
-            lines += 1
-            if c.state in (CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED):
-                dialing += 1
-            elif c.state is CallState.WAITING:
-                waiting += 1
+        logged = sum(
+            len(self._agents_in(campaign_id, s))
+            for s in (_A.READY, _A.RESERVED, _A.ON_CALL, _A.WRAP_UP)
+        )
+        idle = sum(1 for a in self._agents_in(campaign_id, _A.READY).values() if a.offer is None)
+        dialing = sum(
+            len(self._calls_in(campaign_id, s))
+            for s in (CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED)
+        )
+        waiting = len(self._calls_in(campaign_id, CallState.WAITING))
+        lines = sum(len(self._calls_in(campaign_id, s)) for s in CallState)
         return PacingView(
             agents_logged_in=logged,
             agents_idle=idle,
@@ -653,14 +721,13 @@ class Dialer:
     def _gate(
         self, campaign: _Campaign, claimed: Claimed, wall: dt.datetime, *, agent_guaranteed: bool
     ) -> Allowed | Refused:
-        live = [c for c in self.calls.values() if c.state is not CallState.ENDED]
         return check(
             campaign.setup.rules,
             claimed.candidate,
             wall_now=wall,
             on_dnc=claimed.on_dnc,
-            contacts_in_call={c.contact_id for c in live},
-            numbers_in_call={c.number for c in live},
+            contacts_in_call=self._live_contacts.keys(),
+            numbers_in_call=self._live_numbers.keys(),
             agent_guaranteed=agent_guaranteed,
         )
 
@@ -696,7 +763,7 @@ class Dialer:
             placed_at=now,
             preview_agent=agent,
         )
-        self.calls[call.call_id] = call
+        self._add_call(call)
         out.append(
             cmd.RecordAttempt(
                 call.call_id, s.campaign_id, call.contact_id, call.number, call.attempt, agent, wall
@@ -720,7 +787,14 @@ class Dialer:
         return call.call_id
 
     def _preview_choice(
-        self, agent: _Agent, dial: bool, now: float, wall: dt.datetime, out: list[cmd.Command]
+        self,
+        agent: _Agent,
+        dial: bool,
+        on_dnc: bool | None,
+        *,
+        now: float,
+        wall: dt.datetime,
+        out: list[cmd.Command],
     ) -> None:
         claimed = self.offers.pop(agent.agent_id, None)
         if claimed is None or agent.offer is None or agent.state is not AgentState.READY:
@@ -739,6 +813,8 @@ class Dialer:
                 )
             )
             return
+        if on_dnc is not None:
+            claimed = Claimed(claimed.candidate, on_dnc)
         verdict = self._gate(campaign, claimed, wall, agent_guaranteed=True)
         if isinstance(verdict, Refused):
             out.append(self._refusal(agent.campaign_id, claimed.candidate, verdict, wall))
@@ -770,23 +846,21 @@ class Dialer:
             if agent is not None and agent.state is AgentState.RESERVED:
                 self._redirect(call, agent, out)
                 return
-        call.state = CallState.WAITING
+        self._call_to(call, CallState.WAITING)
         agent = self._longest_idle(call.campaign_id)
         if agent is not None:
             self._move(agent, "reserve", now, out)
             self._redirect(call, agent, out)
 
     def _redirect(self, call: _Call, agent: _Agent, out: list[cmd.Command]) -> None:
-        call.state = CallState.CONNECTING
+        self._call_to(call, CallState.CONNECTING)
         call.agent_id = agent.agent_id
         agent.call_id = call.call_id
         out.append(cmd.Redirect(call.call_id, agent.agent_id, call.server or ""))
 
     def _longest_idle(self, campaign_id: int) -> _Agent | None:
         ready = [
-            a
-            for a in self.agents.values()
-            if a.campaign_id == campaign_id and a.state is AgentState.READY and a.offer is None
+            a for a in self._agents_in(campaign_id, AgentState.READY).values() if a.offer is None
         ]
         return min(ready, key=lambda a: (a.since, a.agent_id), default=None)
 
@@ -799,14 +873,12 @@ class Dialer:
         hold_s = (campaign.setup.hold_ms / 1000) if campaign else 2.0
         waiting = [
             c
-            for c in self.calls.values()
-            if c.campaign_id == agent.campaign_id
-            and c.state is CallState.WAITING
-            and c.ready_at is not None
-            and now < c.ready_at + hold_s - _CONNECT_MARGIN_S
+            for c in self._calls_in(agent.campaign_id, CallState.WAITING).values()
+            if c.ready_at is not None and now < c.ready_at + hold_s - _CONNECT_MARGIN_S
         ]
         if waiting:
-            call = min(waiting, key=lambda c: c.ready_at or 0.0)
+            # Ties go to the call placed first, as they did when every call was scanned.
+            call = min(waiting, key=lambda c: (c.ready_at or 0.0, c.number_seq))
             self._move(agent, "reserve", now, out)
             self._redirect(call, agent, out)
 
@@ -817,7 +889,7 @@ class Dialer:
         agent = self.agents.get(agent_id)
         if call is None or call.state is CallState.ENDED:
             return
-        call.state = CallState.CONNECTED
+        self._call_to(call, CallState.CONNECTED)
         call.connected_wall = wall
         call.agent_id = agent_id
         if agent is not None and agent.state is AgentState.RESERVED:
@@ -834,7 +906,7 @@ class Dialer:
         call.agent_id = None
         if call.state is CallState.CONNECTING:
             # The channel is gone: no agent may be offered it again; its hangup closes it.
-            call.state = CallState.ANSWERED
+            self._call_to(call, CallState.ANSWERED)
         if agent is not None and agent.state is AgentState.RESERVED:
             agent.call_id = None
             self._move(agent, "release", now, out)
@@ -933,7 +1005,7 @@ class Dialer:
         dial_status: str | None = None,
         cause: int | None = None,
     ) -> None:
-        call.state = CallState.ENDED
+        self._call_to(call, CallState.ENDED)
         campaign = self.campaigns.get(call.campaign_id)
         final = outcome in FINAL_OUTCOMES
         retry_at = None
@@ -994,7 +1066,7 @@ class Dialer:
                 self._logout(agent, now, out, hang_up=False)
 
     def _recovered(self, item: RecoveredCall, now: float) -> None:
-        self.calls[item.call_id] = _Call(
+        call = _Call(
             call_id=item.call_id,
             number_seq=next(self._seq),
             campaign_id=item.campaign_id,
@@ -1006,6 +1078,7 @@ class Dialer:
             server=item.server,
             agent_id=item.agent_id,
         )
+        self._add_call(call)
 
     # -- agents ---------------------------------------------------------------------------
 
@@ -1023,8 +1096,11 @@ class Dialer:
             self.agents[item.agent_id] = agent
         elif agent.state is not AgentState.LOGGED_OUT:
             raise ConflictError(f"agent {item.agent_id} is already {agent.state.value}")
+        else:
+            self._index_agent(agent, present=False)
         agent.endpoint = item.endpoint
         agent.campaign_id = item.campaign_id
+        self._index_agent(agent, present=True)
         self._move(agent, "login", now, out)
         out.append(
             cmd.CallAgentPhone(
@@ -1061,7 +1137,9 @@ class Dialer:
             raise ConflictError(
                 f"agent {agent.agent_id} cannot {event.replace('_', ' ')} while {agent.state.value}"
             )
+        self._index_agent(agent, present=False)
         agent.state = new
+        self._index_agent(agent, present=True)
         agent.since = now
         activity = _ACTIVITY.get(new, AgentActivity.AWAY)
         self._pacing(agent.campaign_id, AgentChanged(agent.number, now, activity))

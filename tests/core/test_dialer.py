@@ -385,6 +385,18 @@ def test_preview_offers_then_dials_for_that_agent() -> None:
     assert rig.of(cmd.Redirect) == [cmd.Redirect(orig.call_id, "1001", S)]
 
 
+def test_preview_rechecks_the_lists_at_the_decision() -> None:
+    """A number put on a list while the agent looked at it is not dialled."""
+    rig = Rig(DialMode.PREVIEW)
+    rig.login()
+    rig.do(ContactsClaimed(1, (contact(5),), owner="1001"))
+    rig.do(PreviewChoice("1001", dial=True, on_dnc=True))
+    assert rig.of(cmd.Originate) == []
+    assert rig.of(cmd.RecordRefusal)[0] == cmd.RecordRefusal(
+        1, 5, Refusal.DNC, True, None, rig.wall
+    )
+
+
 def test_preview_skip_releases_the_contact_and_offers_another() -> None:
     """Skipping puts the contact back and asks for the next one."""
     rig = Rig(DialMode.PREVIEW)
