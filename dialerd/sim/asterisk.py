@@ -191,6 +191,8 @@ class SimAsterisk:
         self.username = username
         self._secret = secret
         self.behaviour = behaviour
+        if isinstance(scenario, str | Path):
+            scenario = load_scenario(scenario)
         self.scenario = scenario
         self.seed = seed
         self.rng = random.Random(seed)
@@ -198,8 +200,6 @@ class SimAsterisk:
         self.time_scale = time_scale
         self.restart_delay_s = restart_delay_s
         self.version = version
-        if isinstance(scenario, str | Path):
-            scenario = load_scenario(scenario)
         self.customers = Customers(scenario, self.rng, overrides)
         self.answer_pings = True
         self.event_delay: tuple[float, float] = (0.0, 0.0)
