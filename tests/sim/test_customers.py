@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
 from dialerd.errors import ConfigError, UsageError
+from dialerd.sim.asterisk import SimAsterisk
 from dialerd.sim.behaviour import Customers
 from dialerd.sim.scenario import OutcomeMix, Scenario, parse_scenario
 
@@ -62,3 +64,11 @@ def test_unknown_override_is_refused() -> None:
 def test_human_is_another_name_for_live() -> None:
     """``human`` is accepted for a live answer."""
     assert Customers(Scenario(), random.Random(1), {"5551": "human"}).draw("5551").outcome == "live"
+
+
+def test_simulator_loads_a_scenario_file() -> None:
+    """A scenario given as a path is read with the pacing simulator's loader."""
+    path = Path(__file__).resolve().parents[2] / "config" / "scenario.example.toml"
+    sim = SimAsterisk(behaviour="dialerd", scenario=path, seed=1)
+    assert isinstance(sim.scenario, Scenario)
+    assert sim.scenario.name == "example"
