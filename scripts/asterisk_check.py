@@ -50,7 +50,6 @@ SECRET = "check-" + uuid.uuid4().hex
 MODULES = (
     "res_timing_timerfd.so",
     "pbx_config.so",
-    "app_dial.so",
     "app_amd.so",
     "app_userevent.so",
     "app_playtones.so",
@@ -58,8 +57,6 @@ MODULES = (
     "app_stack.so",
     "app_confbridge.so",
     "bridge_softmix.so",
-    "bridge_simple.so",
-    "bridge_holding.so",
     "func_strings.so",
     "func_logic.so",
     "func_channel.so",
