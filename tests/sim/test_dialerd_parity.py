@@ -112,7 +112,7 @@ def per_channel(messages: list[Message]) -> dict[str, list[tuple[tuple[str, str]
 async def test_dialerd_behaviour_matches_real_asterisk(name: str) -> None:
     """Per channel, the simulator raises the events real Asterisk raised, with the same values."""
     sends, want = recorded(name)
-    sim = SimAsterisk(behaviour="dialerd", scenario=LAB, seed=1, overrides=TONES, time_scale=0.05)
+    sim = SimAsterisk(behaviour="dialerd", scenario=LAB, seed=1, overrides=TONES, time_scale=0.15)
     await sim.start()
     client = await AmiTestClient.connect(sim.port)
     try:

@@ -16,8 +16,8 @@ RECORDINGS = {
     "originate-machine": 0.05,
     "actions-misc": 0.05,
     "actions-list": 0.05,
-    "connect-bridge": 0.2,
-    "connect-redirect": 0.1,
+    "connect-bridge": 0.5,
+    "connect-redirect": 0.2,
     "asterisk-restart": 0.05,
 }
 
