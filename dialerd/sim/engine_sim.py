@@ -1,0 +1,378 @@
+"""The virtual-time simulator driving the real engine: the daemon's ``Dialer``, its pacer,
+its compliance gate and its state machines, with the benchmark's model playing Asterisk.
+
+The model answers the ``Dialer``'s commands the way the shipped dialplan and the simulated
+Asterisk do, on a heap of timed events (no fixed tick):
+
+- ``ClaimContacts`` is answered at once with the next leads of the seed's lead file
+  (common random numbers: every policy meets the same attempts in the same order);
+- an ``Originate`` plays out as its attempt: ``CallFailed`` with Asterisk's ``Reason``
+  (busy 5, no answer 3, invalid 0 with cause 1), or ``CallAnswered`` and then
+  ``CustomerReady`` (at the end of the greeting in the US regime, at the answer in the UK
+  one; after the AMD verdict when AMD is on) or ``MachineDetected``;
+- the dialplan's hold timer: a customer not connected ``hold_s`` after ``CustomerReady``
+  gets ``SafeHarborPlayed`` and is hung up — an abandon;
+- a ``Redirect`` connects at once (``AgentConnected``); the customer hangs up after its
+  talk time (a machine after the agent's handling time), and the agent sets a result
+  after its wrap-up time (at once after a machine).
+
+Metrics follow the benchmark (``bench/pacing-benchmark.md``): occupancy is human talk time
+inside the shift over logged-in agent time; the abandon rate is abandoned humans (AMD
+false positives included) over live answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dialerd.core import commands as cmd
+from dialerd.core import events as ev
+from dialerd.core.compliance import Candidate, Rules
+from dialerd.core.dialer import (
+    AgentLogin,
+    AgentLogout,
+    CampaignSetup,
+    Claimed,
+    ContactsClaimed,
+    Dialer,
+    Disposition,
+    Input,
+    StartCampaign,
+)
+from dialerd.core.model import BusinessHours, DialMode
+from dialerd.core.pacing import Pacer
+from dialerd.core.schedule import LocalHours, Schedule
+from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
+from dialerd.sim.vsim import SimResult, TimelinePoint
+
+__all__ = ["simulate_engine"]
+
+_SERVER = "vsim"
+_CAMPAIGN = 1
+_EPOCH = dt.datetime(2026, 1, 5, 0, 0, tzinfo=dt.UTC)
+_ALWAYS = Rules(
+    Schedule.build("UTC", [BusinessHours(d, dt.time(0), dt.time(0)) for d in range(7)]),
+    local_hours=LocalHours(dt.time(0), dt.time(0)),
+    max_attempts=1,
+)
+_FAILED = {
+    Outcome.BUSY: (5, "BUSY", 17),
+    Outcome.NO_ANSWER: (3, None, 19),
+    Outcome.INVALID: (0, None, 1),
+}
+
+
+@dataclass(slots=True)
+class _Call:
+    attempt: Attempt
+    human: bool
+    ready_at: float | None = None
+    connected_at: float | None = None
+    ended: bool = False
+
+
+class _Model:
+    """Plays Asterisk, the customers and the agents around one ``Dialer``."""
+
+    def __init__(self, scenario: Scenario, pacer: Pacer, leads: LeadFile) -> None:
+        self.scenario = scenario
+        self.leads = leads
+        self.next_lead = 0
+        ids = itertools.count(1)
+        self.dialer = Dialer(new_call_id=lambda: f"{next(ids):032x}")
+        self.heap: list[tuple[float, int, Callable[[float], None]]] = []
+        self.seq = itertools.count()
+        self.calls: dict[str, _Call] = {}
+        self.agents_in = 0
+        self.agent_names = (f"a{i}" for i in itertools.count())
+        self.idle_agents: list[str] = []
+        self.leaving = 0
+        self.shift_end = scenario.shift_s
+        self.setup = CampaignSetup(
+            campaign_id=_CAMPAIGN,
+            mode=DialMode.PREDICTIVE,
+            rules=_ALWAYS,
+            amd=scenario.amd.enabled,
+            hold_ms=int(scenario.hold_s * 1000),
+            wrapup_enabled=True,
+            wrapup_limit_s=86_400,
+            max_lines_per_agent=scenario.max_lines_per_agent,
+            ring_timeout_s=int(max(15, scenario.ring_timeout_s)),
+            abandon_target=scenario.abandon_target,
+            pacer=pacer,
+        )
+        # metrics
+        self.talk_s = 0.0
+        self.agent_time_s = 0.0
+        self.idle_time_s = 0.0
+        self.busy_s = 0.0
+        self.lines_area = 0.0
+        self.live_answered = 0
+        self.abandoned = 0
+        self.amd_false_positives = 0
+        self.dials = 0
+        self.live_connects = 0
+        self.machine_connects = 0
+        self.peak_lines = 0.0
+        self._last_t = 0.0
+        self._idle = 0
+        self._logged = 0
+        self._lines = 0
+        self._agent_was: dict[str, str] = {}
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def at(self, when: float, action: Callable[[float], None]) -> None:
+        heapq.heappush(self.heap, (when, next(self.seq), action))
+
+    def feed(self, item: Input, now: float) -> None:
+        self.run(self.dialer.handle(item, now, _EPOCH + dt.timedelta(seconds=now)), now)
+
+    def timer(self, now: float) -> None:
+        self.run(self.dialer.handle_timer(now, _EPOCH + dt.timedelta(seconds=now)), now)
+
+    def advance(self, now: float) -> None:
+        t = min(now, self.shift_end)
+        if t > self._last_t:
+            span = t - self._last_t
+            self.agent_time_s += self._logged * span
+            self.idle_time_s += self._idle * span
+            self.busy_s += (self._logged - self._idle) * span
+            self.lines_area += self._lines * span
+            self._last_t = t
+
+    # -- the engine's commands ------------------------------------------------------------
+
+    def run(self, commands: list[cmd.Command], now: float) -> None:
+        for c in commands:
+            match c:
+                case cmd.ClaimContacts(campaign_id, count, _):
+                    self.feed(ContactsClaimed(campaign_id, self._claim(count, now)), now)
+                case cmd.Originate(call_id=call_id, number=number):
+                    self._originate(call_id, int(number[2:]), now)
+                case cmd.Redirect(call_id, agent_id, _):
+                    self._connect(call_id, agent_id, now)
+                case cmd.AgentStatus(agent_id, state, _, _):
+                    self._agent_state(agent_id, state, now)
+                case _:
+                    pass
+
+    def _claim(self, count: int, now: float) -> tuple[Claimed, ...]:
+        if now >= self.shift_end:
+            return ()
+        out = []
+        for _ in range(count):
+            i = self.next_lead
+            self.next_lead += 1
+            out.append(Claimed(Candidate(i, f"+1{i:010d}", ("UTC",)), on_dnc=False))
+        return tuple(out)
+
+    def _originate(self, call_id: str, lead: int, now: float) -> None:
+        # The claimed contact's number carries the lead's index (see _claim).
+        attempt = self.leads[lead].resolve(self.scenario, self.scenario.outcomes_at(now))
+        call = _Call(attempt, attempt.outcome is Outcome.LIVE)
+        self.calls[call_id] = call
+        self.dials += 1
+        self._lines += 1
+        if self._logged:
+            self.peak_lines = max(self.peak_lines, self._lines / self._logged)
+        self.feed(ev.CallQueued(_SERVER, call_id), now)
+        self.at(now + attempt.resolved_after_s, lambda t: self._resolve(call_id, t))
+
+    def _resolve(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        attempt = call.attempt
+        if call.human:
+            self.live_answered += 1
+        if not attempt.answered:
+            reason, status, cause = _FAILED[attempt.outcome]
+            self._end_line(call)
+            self.feed(ev.CallFailed(_SERVER, call_id, reason, status, cause), now)
+            return
+        self.feed(ev.CallAnswered(_SERVER, call_id), now)
+        if attempt.verdict_after_answer_s is not None:
+            self.at(now + attempt.verdict_after_answer_s, lambda t: self._verdict(call_id, t))
+            return
+        greeting = attempt.greeting_s if self.scenario.regime is Regime.US else 0.0
+        self.at(now + greeting, lambda t: self._ready(call_id, t))
+
+    def _verdict(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        if call.attempt.routed:
+            self._ready(call_id, now)
+            return
+        if call.human:
+            self.abandoned += 1
+            self.amd_false_positives += 1
+        self.feed(ev.MachineDetected(_SERVER, call_id), now)
+        self._hang_up(call_id, now)
+
+    def _ready(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        call.ready_at = now
+        self.feed(ev.CustomerReady(_SERVER, call_id), now)
+        self.at(now + self.scenario.hold_s, lambda t: self._hold_timer(call_id, t))
+
+    def _hold_timer(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        if call.connected_at is not None or call.ended:
+            return
+        if call.human:
+            self.abandoned += 1
+        self.feed(ev.SafeHarborPlayed(_SERVER, call_id), now)
+        self._hang_up(call_id, now)
+
+    def _connect(self, call_id: str, agent_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        if call.ended or call.connected_at is not None:
+            return
+        call.connected_at = now
+        self.feed(ev.AgentConnected(_SERVER, call_id, agent_id), now)
+        if call.human:
+            self.live_connects += 1
+            end = now + call.attempt.talk_s
+            self.talk_s += max(0.0, min(end, self.shift_end) - min(now, self.shift_end))
+            self.at(end, lambda t: self._after_call(call_id, agent_id, t, call.attempt.wrap_s))
+        else:
+            self.machine_connects += 1
+            handling = call.attempt.machine_handling_s
+            self.at(now + handling, lambda t: self._after_call(call_id, agent_id, t, 0.0))
+
+    def _after_call(self, call_id: str, agent_id: str, now: float, wrap_s: float) -> None:
+        self._hang_up(call_id, now)
+        self.at(now + wrap_s, lambda t: self._dispose(agent_id, t))
+
+    def _dispose(self, agent_id: str, now: float) -> None:
+        if self.dialer.agents[agent_id].state.value == "wrap_up":
+            self.feed(Disposition(agent_id, None), now)
+
+    def _hang_up(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        if call.ended:
+            return
+        self._end_line(call)
+        self.feed(ev.ChannelHungUp(_SERVER, ev.Party.CALL, call_id, ev.Leg.CUSTOMER, 16, ""), now)
+
+    def _end_line(self, call: _Call) -> None:
+        call.ended = True
+        self._lines -= 1
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def log_in(self, now: float) -> None:
+        name = next(self.agent_names)
+        self.feed(AgentLogin(name, f"Local/{name}@sim-agents", _CAMPAIGN), now)
+        self.feed(ev.AgentSessionReady(_SERVER, name), now)
+
+    def log_out(self, now: float) -> None:
+        ready = [a for a in self.dialer.agents.values() if a.state.value == "ready"]
+        if ready:
+            self.feed(AgentLogout(min(ready, key=lambda a: a.since).agent_id), now)
+        else:
+            self.leaving += 1
+
+    def _agent_state(self, agent_id: str, state: str, now: float) -> None:
+        self.advance(now)
+        was = self._agent_was.get(agent_id, "logged_out")
+        self._agent_was[agent_id] = state
+        active = ("ready", "reserved", "on_call", "wrap_up")
+        self._logged += (state in active) - (was in active)
+        self._idle += (state == "ready") - (was == "ready")
+        if state == "ready" and self.leaving:
+            self.leaving -= 1
+            self.feed(AgentLogout(agent_id), now)
+
+
+def simulate_engine(
+    scenario: Scenario,
+    pacer: Pacer,
+    seed: int,
+    *,
+    policy: str = "",
+    leads: LeadFile | None = None,
+    timeline_step_s: float = 900.0,
+) -> SimResult:
+    """Run one shift of ``scenario`` through the real ``Dialer`` paced by ``pacer``."""
+    model = _Model(scenario, pacer, leads or LeadFile(scenario, seed))
+    model.feed(ev.LinkUp(_SERVER, 0), 0.0)
+    model.feed(StartCampaign(model.setup), 0.0)
+    for _ in range(scenario.agents):
+        model.log_in(0.0)
+    for change in scenario.agent_changes:
+
+        def apply(t: float, delta: int = change.delta) -> None:
+            for _ in range(abs(delta)):
+                if delta > 0:
+                    model.log_in(t)
+                else:
+                    model.log_out(t)
+
+        model.at(change.at_s, apply)
+
+    timeline: list[TimelinePoint] = []
+    marks = (0.0, 0.0, 0.0)
+    next_point = timeline_step_s
+    now = 0.0
+    while True:
+        deadline = model.dialer.get_timer()
+        tick = deadline if deadline is not None and deadline > now else None
+        if model.heap and (tick is None or model.heap[0][0] <= tick):
+            now = model.heap[0][0]
+            model.advance(now)
+            while model.heap and model.heap[0][0] == now:
+                heapq.heappop(model.heap)[2](now)
+        elif tick is not None and tick < model.shift_end:
+            now = tick
+            model.advance(now)
+            model.timer(now)
+        else:
+            break
+        while now >= next_point and next_point <= model.shift_end:
+            agent = model.agent_time_s - marks[1]
+            timeline.append(
+                TimelinePoint(
+                    end_s=next_point,
+                    occupancy=(model.talk_s - marks[0]) / agent if agent else 0.0,
+                    abandon_rate=model.abandoned / model.live_answered
+                    if model.live_answered
+                    else 0.0,
+                    lines_per_agent=(model.lines_area - marks[2]) / agent if agent else 0.0,
+                )
+            )
+            marks = (model.talk_s, model.agent_time_s, model.lines_area)
+            next_point += timeline_step_s
+        if now >= model.shift_end and model.dialer.in_flight() == 0:
+            break
+    model.advance(model.shift_end)
+
+    agent_hours = model.agent_time_s / 3600 if model.agent_time_s else 1.0
+    connects = model.live_connects + model.machine_connects
+    time_s = model.agent_time_s or 1.0
+    return SimResult(
+        scenario=scenario.name,
+        policy=policy or type(pacer).__name__,
+        seed=seed,
+        agents=scenario.agents,
+        shift_s=model.shift_end,
+        abandon_target=scenario.abandon_target,
+        occupancy=model.talk_s / time_s,
+        utilisation=model.busy_s / time_s,
+        abandon_rate=model.abandoned / model.live_answered if model.live_answered else 0.0,
+        live_answered=model.live_answered,
+        abandoned=model.abandoned,
+        amd_false_positives=model.amd_false_positives,
+        dials=model.dials,
+        live_connects=model.live_connects,
+        machine_connects=model.machine_connects,
+        mean_wait_s=model.idle_time_s / connects if connects else 0.0,
+        dials_per_agent_hour=model.dials / agent_hours,
+        live_connects_per_agent_hour=model.live_connects / agent_hours,
+        mean_lines_per_agent=model.lines_area / time_s,
+        peak_lines_per_agent=model.peak_lines,
+        rings_cancelled_before_15s=0,
+        timeline=tuple(timeline),
+    )
