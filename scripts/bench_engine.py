@@ -77,7 +77,7 @@ low_s = 2.0
 high_s = 8.0
 [durations]
 talk_mean_s = {talk_s}
-talk_cv = 0.3
+talk_cv = {talk_cv}
 """
 
 CONFIG = """
@@ -107,6 +107,15 @@ def quantile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_model() -> str:
+    """The processor's name, as Linux reports it."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -222,6 +231,8 @@ class Figures:
     lag_s: list[float] = field(default_factory=list)
     in_flight: list[int] = field(default_factory=list)
     peak_in_flight: int = 0
+    ready: int = 0
+    abandoned: int = 0
 
 
 class NotingDialer(Dialer):
@@ -234,6 +245,10 @@ class NotingDialer(Dialer):
     def handle(self, item: Input, now: float, wall_now: dt.datetime) -> list[cmd.Command]:
         """As :meth:`Dialer.handle`."""
         out = super().handle(item, now, wall_now)
+        if isinstance(item, ev.SafeHarborPlayed):
+            self.figures.abandoned += 1
+        if isinstance(item, ev.CustomerReady):
+            self.figures.ready += 1
         if isinstance(item, ev.CustomerReady) and any(
             isinstance(c, cmd.Redirect) and c.call_id == item.call_id for c in out
         ):
@@ -298,7 +313,9 @@ def start_monitor(figures: Figures, service: Service, period_s: float = 0.01) ->
 async def bench(args: argparse.Namespace, tmp: Path, db: Path) -> dict[str, Any]:
     """Run the engine against the simulator and return the steady-state figures."""
     scenario = tmp / "scenario.toml"
-    scenario.write_text(SCENARIO.format(live=args.live, talk_s=args.talk_s), encoding="utf-8")
+    scenario.write_text(
+        SCENARIO.format(live=args.live, talk_s=args.talk_s, talk_cv=args.talk_cv), encoding="utf-8"
+    )
     sim, port = await start_sim(scenario, args.seed)
     config: Config = parse_config(CONFIG.format(db=db, port=port))
     with (tmp / "dialerd.log").open("w", encoding="utf-8") as log_file:
@@ -343,12 +360,14 @@ async def _engine(args: argparse.Namespace, config: Config, sim_pid: int) -> dic
 async def _measure(
     args: argparse.Namespace, figures: Figures, service: Service, sim_pid: int, started: float
 ) -> dict[str, Any]:
-    # The ramp: wait (in one-second steps) until enough calls are in flight and nine agents
-    # in ten are busy, i.e. the first burst of answers is over.
+    # The ramp: wait (in one-second steps) until enough calls are in flight, nine agents in
+    # ten are busy, and the first calls have had time to end (so that calls come and go).
     ramp_end = started + args.ramp_max_s
+    warm = started + args.warmup_s
     while time.monotonic() < ramp_end:
         busy = sum(1 for a in service.dialer.agents.values() if a.state in _BUSY)
-        if service.dialer.in_flight() >= args.calls and busy >= 0.9 * args.agents:
+        enough = service.dialer.in_flight() >= args.calls and busy >= 0.9 * args.agents
+        if enough and time.monotonic() >= warm:
             break
         await asyncio.sleep(1.0)
     ramp_s = time.monotonic() - started
@@ -358,6 +377,8 @@ async def _measure(
     figures.lag_s.clear()
     figures.in_flight.clear()
     figures.peak_in_flight = 0
+    figures.ready = figures.abandoned = 0
+    load = os.getloadavg()[0]
     cpu0, sim_cpu0, t0 = time.process_time(), proc_cpu_s(sim_pid), time.monotonic()
     await asyncio.sleep(args.steady_s)
     cpu1, sim_cpu1, t1 = time.process_time(), proc_cpu_s(sim_pid), time.monotonic()
@@ -373,6 +394,9 @@ async def _measure(
         "peak_in_flight": figures.peak_in_flight,
         "engine_cpu": (cpu1 - cpu0) / span,
         "sim_cpu": (sim_cpu1 - sim_cpu0) / span,
+        "ready": figures.ready,
+        "abandoned": figures.abandoned,
+        "load": (load, os.getloadavg()[0]),
     }
 
 
@@ -381,7 +405,7 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
     lat, lag, flight = r["latency_ms"], r["lag_ms"], r["in_flight"]
     svc = r["service_ms"]
     rows = [
-        ("ramp to the steady state", f"{r['ramp_s']:.1f} s"),
+        ("start to the steady state", f"{r['ramp_s']:.1f} s"),
         ("steady state measured", f"{r['steady_s']:.1f} s"),
         (
             "calls in flight, min / median / peak",
@@ -399,12 +423,18 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
             "of which from CustomerReady dequeued to Redirect, p50 / p99 / max",
             f"{quantile(svc, 0.5):.2f} / {quantile(svc, 0.99):.2f} / {max(svc, default=0):.2f} ms",
         ),
+        ("customers ready (answered, human) in the steady state", f"{r['ready']}"),
         ("customers who waited for an agent to free up", f"{len(r['waited_ms'])}"),
+        ("customers abandoned (no agent within the 2 s hold)", f"{r['abandoned']}"),
         (
             "event-loop lag (10 ms ticker), p50 / p99 / max",
             f"{quantile(lag, 0.5):.2f} / {quantile(lag, 0.99):.2f} / {max(lag, default=0):.2f} ms",
         ),
-        ("CPU: engine process / simulator process", f"{r['engine_cpu']:.0%} / {r['sim_cpu']:.0%}"),
+        (
+            "CPU (share of one core): engine process / simulator process",
+            f"{r['engine_cpu']:.0%} / {r['sim_cpu']:.0%}",
+        ),
+        ("machine load average (1 min) at start / end", "{:.1f} / {:.1f}".format(*r["load"])),
     ]
     lines = ["| figure | value |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
@@ -425,9 +455,13 @@ def main() -> int:
     p.add_argument("--contacts", type=int, default=6000)
     p.add_argument("--power-ratio", type=float, default=1.2)
     p.add_argument("--live", type=float, default=0.75, help="share of customers who answer")
-    p.add_argument("--talk-s", type=float, default=90.0, help="mean talk time")
-    p.add_argument("--steady-s", type=float, default=90.0, help="length of the measurement")
-    p.add_argument("--ramp-max-s", type=float, default=120.0, help="give up waiting for --calls")
+    p.add_argument("--talk-s", type=float, default=60.0, help="mean talk time")
+    p.add_argument(
+        "--talk-cv", type=float, default=0.5, help="talk time's coefficient of variation"
+    )
+    p.add_argument("--warmup-s", type=float, default=60.0, help="least time before measuring")
+    p.add_argument("--steady-s", type=float, default=120.0, help="length of the measurement")
+    p.add_argument("--ramp-max-s", type=float, default=180.0, help="give up waiting for --calls")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--target-latency-ms", type=float, default=20.0)
     p.add_argument("--target-lag-ms", type=float, default=50.0)
@@ -441,7 +475,9 @@ def main() -> int:
         )
         print(f"store set up in {time.monotonic() - t:.1f} s", file=sys.stderr)
         result = asyncio.run(bench(args, tmp, db))
-    print(f"{platform.python_version()} on {os.cpu_count()} CPUs, load {os.getloadavg()}")
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs ({cpu_model()}); {vars(args)}"
+    )
     print(report(result, args))
     return 0
 
