@@ -575,7 +575,8 @@ class PredictiveConfig:
     # Live answers credited to a new window so it can start before it has earned a
     # budget (default: 1.5 abandons' worth); repaid linearly over three times as many.
     opening_credit_live: float | None = None
-    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard, plus one sd
+    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard ...
+    reserve_sd: float = 1.5  # ... plus this many sd of the abandons counted and coming
     min_agents: int = 2
     min_attempts: int = 100
     min_busy_periods: int = 20
@@ -769,7 +770,7 @@ class PredictivePacer:
         var = est.var_l[0] + est.var_a[0]
         heading = expected_excess(mean, var + 1 / 12)
         allowed = cfg.abandon_target * (self.window.live + self.opening_credit())
-        reserve = cfg.reserve_calls + math.sqrt(self.window.uncertainty + heading)
+        reserve = cfg.reserve_calls + cfg.reserve_sd * math.sqrt(self.window.uncertainty + heading)
         if self.window.abandoned + heading + reserve > allowed:
             self.fallback_reason = "abandon budget spent"
             return progressive_dials(view)
