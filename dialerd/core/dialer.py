@@ -655,12 +655,9 @@ class Dialer:
                 out.append(cmd.ClaimContacts(s.campaign_id, wanted))
 
     def _offer_previews(self, campaign: _Campaign, out: list[cmd.Command]) -> None:
-        for agent in self.agents.values():
-            if (
-                agent.campaign_id == campaign.setup.campaign_id
-                and agent.state is AgentState.READY
-                and agent.offer is None
-            ):
+        ready = self._agents_in(campaign.setup.campaign_id, AgentState.READY).values()
+        for agent in sorted(ready, key=lambda a: a.number):  # in the order they logged in
+            if agent.offer is None:
                 campaign.claims_pending += 1
                 agent.offer = -1  # asked for; the contact id arrives with the claim
                 out.append(cmd.ClaimContacts(campaign.setup.campaign_id, 1, owner=agent.agent_id))

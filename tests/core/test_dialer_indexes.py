@@ -126,7 +126,7 @@ def inputs(cid: int) -> st.SearchStrategy[Input]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    mode=st.sampled_from([DialMode.PROGRESSIVE, DialMode.POWER]),
+    mode=st.sampled_from([DialMode.PROGRESSIVE, DialMode.POWER, DialMode.PREVIEW]),
     steps=st.lists(
         st.tuples(inputs(1), st.floats(0.0, 5.0), st.sampled_from([False] * 5 + [True])),
         max_size=60,
