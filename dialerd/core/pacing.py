@@ -583,6 +583,7 @@ class PredictiveConfig:
     hit_window_s: float = 900.0
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
+    human_share_memory: float = 400.0  # connected answers the human share remembers
     count_machines: bool = False  # q counts routed machines fully, like humans
     machine_weight: float = 0.5  # otherwise a routed machine counts this much
     tick_s: float = 1.0
@@ -607,8 +608,8 @@ class PredictivePacer:
         self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
-        self._humans_by_age = [0] * 31
-        self._answered_by_age = [0] * 31
+        self._humans_by_age = [0.0] * 31
+        self._answered_by_age = [0.0] * 31
         self._now = 0.0
         self._busy_rebuilt_at = -math.inf
         self._evaluated_at = -math.inf
@@ -645,7 +646,7 @@ class PredictivePacer:
         # (machines answer later than most people), shrunk toward the overall share.
         if self._answered_connected < 20:
             return 1.0
-        overall = (self._humans_connected + 1) / (self._answered_connected + 1)
+        overall = (sum(self._humans_by_age) + 1) / (sum(self._answered_by_age) + 1)
         if age is None:
             return overall
         b = min(len(self._answered_by_age) - 1, int(age / 2.0))
@@ -686,9 +687,14 @@ class PredictivePacer:
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
                     self.answers.add(pending[0], pending[1], weight)
+                    # Recent connects weigh most: the human share moves with the
+                    # answer rate during the day.
+                    keep = 1.0 - 1.0 / self.config.human_share_memory
+                    self._answered_by_age = [n * keep for n in self._answered_by_age]
+                    self._humans_by_age = [h * keep for h in self._humans_by_age]
                     b = min(len(self._answered_by_age) - 1, int(pending[1] / 2.0))
-                    self._answered_by_age[b] += 1
-                    self._humans_by_age[b] += int(human)
+                    self._answered_by_age[b] += 1.0
+                    self._humans_by_age[b] += float(human)
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
