@@ -2,4 +2,6 @@
 
 from dialerd.cli import main
 
-raise SystemExit(main())
+# Guarded: processes started with "spawn" (the import's number parsers) import this module.
+if __name__ == "__main__":
+    raise SystemExit(main())
