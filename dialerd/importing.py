@@ -506,11 +506,16 @@ async def upload_dnc(
         err_writer.writerow(["row", "reason", "tel"])
     rows = rejected = 0
     batch: list[str] = []
+    # The store writes one batch in its thread while this loop reads the next; sorted, a
+    # batch lands on neighbouring pages of the index.
+    writing: asyncio.Future[None] | None = None
     try:
         for row, record in records:
             rows += 1
             if rows > max_rows:
                 raise UsageError(f"{path}: more than {max_rows} rows (limits.dnc_upload_max_rows)")
+            if rows % 1000 == 0:
+                await asyncio.sleep(0)  # let the batch being written move on
             if len(record) != 1:
                 reason = f"{len(record)} fields; only tel is expected" if record else "empty"
                 rejected += 1
@@ -525,15 +530,23 @@ async def upload_dnc(
                     err_writer.writerow([row, str(exc), record[0]])
                 continue
             if len(batch) >= batch_rows:
-                await store.add_dnc_numbers(list_id, batch)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(store.add_dnc_numbers(list_id, sorted(batch)))
                 if progress:
                     progress(len(batch))
                 batch = []
-        await store.add_dnc_numbers(list_id, batch)
+        if writing is not None:
+            await writing
+            writing = None
+        await store.add_dnc_numbers(list_id, sorted(batch))
         if progress:
             progress(len(batch))
         committed = await store.commit_dnc_list(list_id, name, replaces, now=now())
     except BaseException:
+        if writing is not None:
+            # The batch in flight finishes (or fails) before the list is dropped.
+            await asyncio.gather(writing, return_exceptions=True)
         await store.abort_dnc_list(list_id)
         raise
     finally:
