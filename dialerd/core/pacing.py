@@ -54,14 +54,17 @@ theta would climb during the quiet spell and burst afterwards).
 
 The budget guard makes the legal target a hard limit: over the regime's window, the
 pacer dials predictively only while
-``abandons + E[(L - A)+] + reserve_calls <= target * (live answers + opening_credit)``
-(E[(L - A)+]: the abandons the calls in flight are heading for); otherwise, and while
+``abandons + E[(L - A)+] + reserve_calls + reserve_sd * sd <= target * (live + credit)``
+(E[(L - A)+]: the abandons the calls in flight are heading for; sd: the spread of the
+abandon count's estimated part and of those calls; credit: an opening credit of 1.5
+abandons' worth of live answers, repaid over three times as many); otherwise, and while
 it has too few observations or too few agents, it dials progressively, which adds no
 abandons, and the rate falls back under the target as live answers accrue. Abandons
 whose caller is unknown (no AMD: nobody heard who answered) are weighted by the human
-share of connected answers; with AMD every human verdict also carries the configured
-false-positive estimate fp / (1 - fp), and when fp alone reaches the target the pacer
-stays progressive (``amd_budget_spent``): no pacing can comply then.
+share of recently connected answers that had rung as long; with AMD every human verdict
+also carries the configured false-positive estimate fp / (1 - fp), and when fp alone
+reaches the target the pacer stays progressive (``amd_budget_spent``): no pacing can
+comply then.
 
 Sources: the per-agent "free within a window given time already spent" weights and the
 abandon feedback are the EIS/ITC patent family (US 5,640,445; US 4,933,964); the
@@ -603,7 +606,6 @@ class PredictivePacer:
         self._dialing: dict[int, float] = {}
         self._routed: dict[int, tuple[float, float]] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
-        self._talk_started: dict[int, float] = {}
         self._talk_len: dict[int, float] = {}
         self._live_seen = 0.0
         self._humans_connected = 0
