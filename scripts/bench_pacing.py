@@ -219,8 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
-        thetas = json.loads(THETA_FILE.read_text()) if THETA_FILE.exists() else {}
-        body = render(saved, thetas)
+        saved_thetas = json.loads(THETA_FILE.read_text()) if THETA_FILE.exists() else {}
+        body = render(saved, saved_thetas)
         print(body)
         if args.out != "-":
             write_section(ROOT / args.out, body)

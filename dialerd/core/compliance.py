@@ -66,6 +66,7 @@ class Refusal(enum.StrEnum):
     MACHINE_LOCK = "machine_lock"
     SKIPPED = "skipped"
     UNKNOWN_OWNER = "unknown_owner"
+    CAMPAIGN_STOPPED = "campaign_stopped"
 
 
 FINAL_REFUSALS = frozenset(

@@ -682,6 +682,14 @@ class Dialer:
             if item.owner is not None and item.owner in self.agents:
                 self.agents[item.owner].offer = None
             return
+        if not campaign.running:
+            # The claim was answered after the campaign stopped: give the contacts back.
+            if item.owner is not None and item.owner in self.agents:
+                self.agents[item.owner].offer = None
+            stopped = Refused(Refusal.CAMPAIGN_STOPPED, wall)
+            for claimed in item.contacts:
+                out.append(self._refusal(item.campaign_id, claimed.candidate, stopped, wall))
+            return
         if item.owner is not None:
             agent = self.agents.get(item.owner)
             (claimed,) = item.contacts[:1]

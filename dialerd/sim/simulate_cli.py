@@ -21,6 +21,7 @@ from dialerd.core.pacing import (
     ProgressivePacer,
 )
 from dialerd.errors import UsageError
+from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import Scenario, load_scenario
 from dialerd.sim.vsim import SimResult, simulate
 
@@ -40,6 +41,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--policy", choices=POLICIES, default="predictive")
     parser.add_argument("--ratio", type=float, default=2.0, help="lines per idle agent (power)")
     parser.add_argument("--seed", type=int, help="one seed (default: the scenario's seeds)")
+    parser.add_argument(
+        "--engine",
+        choices=("dialer", "model"),
+        default="dialer",
+        help="dialer: run dialerd's own Dialer (default); model: the lighter model floor",
+    )
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--plot", type=Path, help="draw occupancy, abandon rate, lines (PNG)")
     parser.set_defaults(run=run)
@@ -70,8 +77,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     if args.plot is not None:
         _require_matplotlib()
     seeds: Sequence[int] = [args.seed] if args.seed is not None else scenario.seeds
+    run_one = simulate_engine if args.engine == "dialer" else simulate
     results = [
-        simulate(scenario, make_pacer(scenario, args.policy, args.ratio), seed, policy=args.policy)
+        run_one(scenario, make_pacer(scenario, args.policy, args.ratio), seed, policy=args.policy)
         for seed in seeds
     ]
     console.print(results_table(scenario, results))

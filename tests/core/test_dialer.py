@@ -29,6 +29,7 @@ from dialerd.core.dialer import (
     RecoveredCall,
     RedirectFailed,
     StartCampaign,
+    StopCampaign,
 )
 from dialerd.core.model import BusinessHours, DialMode
 from dialerd.core.schedule import Schedule
@@ -419,6 +420,18 @@ def test_predictive_mode_starts_progressive_until_it_has_data() -> None:
     rig.login("1")
     assert rig.of(cmd.ClaimContacts) == [cmd.ClaimContacts(1, 1)]
     assert rig.d.campaigns[1].pacer.__class__.__name__ == "PredictivePacer"
+
+
+def test_a_claim_answered_after_the_campaign_stopped_is_given_back() -> None:
+    """Contacts that arrive after StopCampaign are released, not dialled."""
+    rig = Rig()
+    rig.login()
+    rig.do(StopCampaign(1))
+    rig.do(ContactsClaimed(1, (contact(4),)))
+    assert rig.of(cmd.Originate) == []
+    assert rig.of(cmd.RecordRefusal) == [
+        cmd.RecordRefusal(1, 4, Refusal.CAMPAIGN_STOPPED, False, rig.wall, rig.wall)
+    ]
 
 
 def test_power_mode_keeps_the_ratio() -> None:
