@@ -246,13 +246,13 @@ class SqliteStore:
             yield self._db
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        async with self._read() as db, db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else tuple(row)
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        async with self._read() as db, db.execute(sql, params) as cur:
-            rows = await cur.fetchall()
+        # One hand-off to the connection's thread (a cursor costs three: run, fetch, close).
+        async with self._read() as db:
+            rows = await db.execute_fetchall(sql, params)
         return [tuple(r) for r in rows]
 
     # -- campaigns ----------------------------------------------------------------------
