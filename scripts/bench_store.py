@@ -165,7 +165,7 @@ def _vm_hwm_kib() -> int:
 
 
 def _child_import(
-    db: str, csv_path: str, campaign_id: int, writing: Any, results: Any
+    db: str, csv_path: str, campaign_id: int, *, batch_rows: int, writing: Any, results: Any
 ) -> None:  # pragma: no cover - runs in a child process
     """Import ``csv_path`` as ``dialerd contacts import`` does; report time and peak RSS."""
 
@@ -178,7 +178,7 @@ def _child_import(
                 store,
                 campaign_id,
                 Path(csv_path),
-                ImportOptions(),
+                ImportOptions(batch_rows=batch_rows),
                 error_csv=Path(csv_path).with_suffix(".errors.csv"),
                 on_total=lambda _n: writing.set(),
             )
@@ -199,21 +199,25 @@ def _child_import(
 
 
 def _start_import(
-    db: Path, csv_path: Path, campaign_id: int
+    db: Path, csv_path: Path, campaign_id: int, batch_rows: int
 ) -> tuple[mp.process.BaseProcess, Any, Any]:
     ctx = mp.get_context("spawn")
     writing = ctx.Event()
     results = ctx.Queue()
     proc = ctx.Process(
-        target=_child_import, args=(str(db), str(csv_path), campaign_id, writing, results)
+        target=_child_import,
+        args=(str(db), str(csv_path), campaign_id),
+        kwargs={"batch_rows": batch_rows, "writing": writing, "results": results},
     )
     proc.start()
     return proc, writing, results
 
 
-def import_in_child(db: Path, csv_path: Path, campaign_id: int) -> dict[str, float]:
+def import_in_child(
+    db: Path, csv_path: Path, campaign_id: int, batch_rows: int = 500
+) -> dict[str, float]:
     """Run one import in a fresh process and return its figures."""
-    proc, _writing, results = _start_import(db, csv_path, campaign_id)
+    proc, _writing, results = _start_import(db, csv_path, campaign_id, batch_rows)
     figures: dict[str, float] = results.get()
     proc.join()
     return figures
@@ -298,7 +302,14 @@ async def bench_checks(
 
 
 async def bench_claims(
-    db: Path, campaign_id: int, *, alone: int, other_csv: Path, other_campaign: int, pause_s: float
+    db: Path,
+    campaign_id: int,
+    *,
+    alone: int,
+    other_csv: Path,
+    other_campaign: int,
+    pause_s: float,
+    batch_rows: int = 500,
 ) -> tuple[list[Latency], dict[str, float]]:
     """Claim latency alone, then while another process imports into another campaign."""
     store = await SqliteStore.open(db)
@@ -307,7 +318,7 @@ async def bench_claims(
         first, batch = await _claims(store, campaign_id, alone, pause_s, lambda: True)
         out.append(Latency.of("claim_next, alone", first))
         out.append(Latency.of("claim_batch(1), alone", batch))
-        proc, writing, results = _start_import(db, other_csv, other_campaign)
+        proc, writing, results = _start_import(db, other_csv, other_campaign, batch_rows)
         await asyncio.to_thread(writing.wait)
         started = time.perf_counter()
         first, batch = await _claims(store, campaign_id, 10**9, pause_s, proc.is_alive)
@@ -379,6 +390,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=10_000)
     parser.add_argument("--claims", type=int, default=2_000, help="claims measured alone")
     parser.add_argument("--claim-pause-ms", type=float, default=2.0)
+    parser.add_argument(
+        "--batch-rows", type=int, default=500, help="rows per import transaction (the CLI's)"
+    )
     parser.add_argument("--quick", action="store_true", help="100k contacts, 1M numbers")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument(
@@ -421,7 +435,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
         small = import_in_child(
             work / "quarter.db", quarter, await _new_campaign(work / "quarter.db", "quarter")
         )
-        full = import_in_child(db, big, campaign)
+        full = import_in_child(db, big, campaign, args.batch_rows)
         lines += [
             _row(
                 f"contacts import, {full['rows']:,.0f} rows (wall)",
@@ -467,6 +481,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
             other_csv=other,
             other_campaign=other_campaign,
             pause_s=args.claim_pause_ms / 1000,
+            batch_rows=args.batch_rows,
         )
         for lat in claims:
             lines.append(
