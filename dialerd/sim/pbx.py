@@ -26,6 +26,7 @@ from the wall clock or random ids as in Asterisk; tests must not compare them.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import itertools
 import re
@@ -772,22 +773,22 @@ class Pbx:
 _CID_PRES: Final = ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
 
 
-class Dialplan:
+class Dialplan(abc.ABC):
     """What a PBX runs: the interface :mod:`dialerd.sim.dialplan` implements."""
 
+    @abc.abstractmethod
     def has_context(self, context: str) -> bool:
         """Whether a context exists."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def execute(self, pbx: Pbx, ch: Channel, context: str, exten: str, priority: int) -> None:
         """Run a channel from a location until it hangs up or is moved."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def run_handler(self, pbx: Pbx, ch: Channel, handler: HangupHandler) -> None:
         """Run a hangup handler synchronously (it may only raise events)."""
-        raise NotImplementedError
 
-    def run_h(self, pbx: Pbx, ch: Channel) -> None:
+    def run_h(self, pbx: Pbx, ch: Channel) -> None:  # noqa: B027 - optional: none by default
         """Run the ``h`` extension of the channel's context at hangup, if there is one."""
 
     def answer_settle_s(self, ch: Channel, default: float) -> float:
