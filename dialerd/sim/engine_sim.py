@@ -47,7 +47,7 @@ from dialerd.core.model import BusinessHours, DialMode
 from dialerd.core.pacing import Pacer
 from dialerd.core.schedule import LocalHours, Schedule
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
-from dialerd.sim.vsim import SimResult, TimelinePoint
+from dialerd.sim.vsim import SimResult, TimelinePoint, result_of
 
 __all__ = ["simulate_engine"]
 
@@ -349,30 +349,11 @@ def simulate_engine(
             break
     model.advance(model.shift_end)
 
-    agent_hours = model.agent_time_s / 3600 if model.agent_time_s else 1.0
-    connects = model.live_connects + model.machine_connects
-    time_s = model.agent_time_s or 1.0
-    return SimResult(
-        scenario=scenario.name,
+    return result_of(
+        model,
+        scenario,
         policy=policy or type(pacer).__name__,
         seed=seed,
-        agents=scenario.agents,
-        shift_s=model.shift_end,
-        abandon_target=scenario.abandon_target,
-        occupancy=model.talk_s / time_s,
-        utilisation=model.busy_s / time_s,
-        abandon_rate=model.abandoned / model.live_answered if model.live_answered else 0.0,
-        live_answered=model.live_answered,
-        abandoned=model.abandoned,
-        amd_false_positives=model.amd_false_positives,
-        dials=model.dials,
-        live_connects=model.live_connects,
-        machine_connects=model.machine_connects,
-        mean_wait_s=model.idle_time_s / connects if connects else 0.0,
-        dials_per_agent_hour=model.dials / agent_hours,
-        live_connects_per_agent_hour=model.live_connects / agent_hours,
-        mean_lines_per_agent=model.lines_area / time_s,
         peak_lines_per_agent=model.peak_lines,
-        rings_cancelled_before_15s=0,
-        timeline=tuple(timeline),
+        timeline=timeline,
     )

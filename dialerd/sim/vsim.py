@@ -24,8 +24,9 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dialerd.core.pacing import (
     AgentActivity,
@@ -41,7 +42,7 @@ from dialerd.core.pacing import (
 )
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
 
-__all__ = ["Floor", "SimResult", "TimelinePoint", "simulate"]
+__all__ = ["Floor", "SimResult", "Tally", "TimelinePoint", "result_of", "simulate"]
 
 _OUTCOME = {
     Outcome.BUSY: CallOutcome.BUSY,
@@ -407,29 +408,66 @@ def simulate(
             break
     floor.advance(shift_end)
 
-    agent_hours = floor.agent_time_s / 3600 if floor.agent_time_s else 1.0
-    connects = floor.live_connects + floor.machine_connects
-    return SimResult(
-        scenario=scenario.name,
+    return result_of(
+        floor,
+        scenario,
         policy=policy or type(pacer).__name__,
         seed=seed,
-        agents=scenario.agents,
-        shift_s=shift_end,
-        abandon_target=scenario.abandon_target,
-        occupancy=floor.talk_s / floor.agent_time_s if floor.agent_time_s else 0.0,
-        utilisation=floor.busy_s / floor.agent_time_s if floor.agent_time_s else 0.0,
-        abandon_rate=floor.abandoned / floor.live_answered if floor.live_answered else 0.0,
-        live_answered=floor.live_answered,
-        abandoned=floor.abandoned,
-        amd_false_positives=floor.amd_false_positives,
-        dials=floor.dials,
-        live_connects=floor.live_connects,
-        machine_connects=floor.machine_connects,
-        mean_wait_s=floor.idle_time_s / connects if connects else 0.0,
-        dials_per_agent_hour=floor.dials / agent_hours,
-        live_connects_per_agent_hour=floor.live_connects / agent_hours,
-        mean_lines_per_agent=floor.lines_area / floor.agent_time_s if floor.agent_time_s else 0.0,
         peak_lines_per_agent=peak,
+        timeline=timeline,
+    )
+
+
+class Tally(Protocol):
+    """The accumulators a simulation keeps for the benchmark's metrics (seconds, counts)."""
+
+    talk_s: float
+    busy_s: float
+    agent_time_s: float
+    idle_time_s: float
+    lines_area: float
+    live_answered: int
+    abandoned: int
+    amd_false_positives: int
+    dials: int
+    live_connects: int
+    machine_connects: int
+
+
+def result_of(
+    tally: Tally,
+    scenario: Scenario,
+    *,
+    policy: str,
+    seed: int,
+    peak_lines_per_agent: float,
+    timeline: Sequence[TimelinePoint],
+) -> SimResult:
+    """The benchmark's metrics from a finished shift's accumulators."""
+    agent_time = tally.agent_time_s or 1.0
+    agent_hours = agent_time / 3600
+    connects = tally.live_connects + tally.machine_connects
+    return SimResult(
+        scenario=scenario.name,
+        policy=policy,
+        seed=seed,
+        agents=scenario.agents,
+        shift_s=scenario.shift_s,
+        abandon_target=scenario.abandon_target,
+        occupancy=tally.talk_s / agent_time,
+        utilisation=tally.busy_s / agent_time,
+        abandon_rate=tally.abandoned / tally.live_answered if tally.live_answered else 0.0,
+        live_answered=tally.live_answered,
+        abandoned=tally.abandoned,
+        amd_false_positives=tally.amd_false_positives,
+        dials=tally.dials,
+        live_connects=tally.live_connects,
+        machine_connects=tally.machine_connects,
+        mean_wait_s=tally.idle_time_s / connects if connects else 0.0,
+        dials_per_agent_hour=tally.dials / agent_hours,
+        live_connects_per_agent_hour=tally.live_connects / agent_hours,
+        mean_lines_per_agent=tally.lines_area / agent_time,
+        peak_lines_per_agent=peak_lines_per_agent,
         rings_cancelled_before_15s=0,
         timeline=tuple(timeline),
     )
