@@ -152,6 +152,14 @@ def write_config(path: Path, db: Path, port: int, **engine: object) -> Path:
     return path
 
 
+async def launch(daemons: list[Daemon], tmp: Path, db: Path, port: int) -> Daemon:
+    """Start a daemon on ``db`` against the simulator at ``port``; the fixture stops it."""
+    daemon = Daemon(write_config(tmp / "c.toml", db, port))
+    daemons.append(daemon)
+    await daemon.start()
+    return daemon
+
+
 @pytest.fixture
 async def daemons() -> AsyncIterator[list[Daemon]]:
     """Daemons started by a test are stopped (killed if need be) at its end."""

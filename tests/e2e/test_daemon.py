@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Daemon, Sim, admin, write_config
+from tests.e2e.conftest import Daemon, Sim, admin, launch, write_config
 
 OUTCOMES = {
     "12125550101": "live",
@@ -81,9 +81,7 @@ async def test_a_campaign_ends_with_exactly_the_expected_history(
     try:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(setup_campaign, db, tmp_path, list(OUTCOMES), max_attempts="1")
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == len(OUTCOMES), 90)
         assert await daemon.stop() == 0
     finally:
@@ -114,9 +112,7 @@ async def test_retries_follow_the_outcome_rules(tmp_path: Path, daemons: list[Da
             max_attempts="3",
             retry_rules="busy:0:5",
         )
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == 4, 60)
         assert await daemon.stop() == 0
     finally:
@@ -144,9 +140,7 @@ async def test_sigterm_drains_calls_in_progress(tmp_path: Path, daemons: list[Da
     try:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(setup_campaign, db, tmp_path, numbers, max_attempts="1")
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("agent_state") >= 3, 30)  # a call under way
         assert await daemon.stop() == 0
     finally:
@@ -258,9 +252,7 @@ async def test_preview_serves_owned_records_to_their_owner_only(
             admin(db, "campaign", "start", "own")
 
         await asyncio.to_thread(setup)
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == 2, 60)
         assert await daemon.stop() == 0
     finally:
@@ -290,9 +282,7 @@ async def test_answered_customers_without_an_agent_are_abandoned_and_counted(
             power_ratio="3",
             max_attempts="1",
         )
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == len(numbers), 90)
         assert await daemon.stop() == 0
     finally:
@@ -325,9 +315,7 @@ async def test_an_ami_outage_pauses_dialling_and_resumes_without_double_dials(
             power_ratio="2",
             max_attempts="1",
         )
-        daemon = Daemon(write_config(tmp_path / "c.toml", db, sim.server.port))
-        daemons.append(daemon)
-        await daemon.start()
+        daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") >= 3, 60)
         sim.server.drop_connections()
         await daemon.wait_for(lambda: daemon.count("ami.link_up") >= 2, 30)
