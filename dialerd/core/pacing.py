@@ -35,7 +35,10 @@ At a decision the pacer estimates
   an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
   ``horizon_s`` (15 s). p is learned from the last 1000 (talk, wrap) pairs; calls still
   in progress count as censored observations, so early in the day, when only short
-  calls have ended, long calls are not expected to end soon;
+  calls have ended, long calls are not expected to end soon. Past the elapsed time that
+  fewer than 20 calls outlasted, talk ends at a constant rate (their ends over their
+  time beyond it) and one of their wraps follows: a count over so few calls would be
+  noise, and the heavy tail of talk times keeps many agents there;
 
 and places one more call while P(L >= A) <= theta (L and A as sums of independent
 Bernoulli variables, normal approximation with continuity correction), never fewer
@@ -59,7 +62,9 @@ pacer dials predictively only while
 abandon count's estimated part and of those calls; credit: an opening credit of 1.5
 abandons' worth of live answers, repaid over three times as many); otherwise, and while
 it has too few observations or too few agents, it dials progressively, which adds no
-abandons, and the rate falls back under the target as live answers accrue. Abandons
+abandons, and the rate falls back under the target as live answers accrue. Within
+``soft_budget_abandons`` (2) of the guard theta is scaled down in proportion to the
+slack left, so that one abandon slows dialing down instead of stopping it for an hour. Abandons
 whose caller is unknown (no AMD: nobody heard who answered) are weighted by the human
 share of recently connected answers that had rung as long; with AMD every human verdict
 also carries the configured false-positive estimate fp / (1 - fp), and when fp alone
@@ -449,7 +454,8 @@ class BusyModel:
             ps = [sum(1 for end in window if end <= e + h) / tail for h in self.horizons_s]
             rows.append((*ps, *(p * (1 - p) for p in ps)))
             e += self.GRID_S
-        self._talk_rows = rows or [self._flat(1.0)]
+        rows.append(self._long_talk_row(pairs, still, e))
+        self._talk_rows = rows
         rows = []
         w = 0.0
         m = len(wraps)
@@ -462,6 +468,32 @@ class BusyModel:
             rows.append((*ps, *(p * (1 - p) for p in ps)))
             w += self.GRID_S
         self._wrap_rows = rows or [self._flat(1.0)]
+
+    def _long_talk_row(
+        self, pairs: Sequence[tuple[float, float]], still: Sequence[float], cut: float
+    ) -> tuple[float, ...]:
+        # Beyond the last elapsed time with min_tail samples a count over the few calls
+        # left is mostly noise (1 in 20 is already 5 %), and the heavy tail of talk
+        # times keeps many agents there. Past the cut the talk is taken to end at a
+        # constant rate, learned from every call that lasted longer (exposure over
+        # events), followed by one of their wraps.
+        exposure = sum(t - cut for t, _ in pairs if t > cut)
+        exposure += sum(c - cut for c in still if c > cut)
+        wraps = sorted(w for t, w in pairs if t > cut)
+        if not wraps or exposure <= 0:
+            return self._flat(0.0)
+        rate = len(wraps) / exposure
+        step = 0.5
+        ps = []
+        for h in self.horizons_s:
+            p = 0.0
+            s = 0.0
+            while s < min(h, 1e6):
+                ended = math.exp(-rate * s) - math.exp(-rate * (s + step))
+                p += ended * bisect.bisect_right(wraps, h - s - step / 2) / len(wraps)
+                s += step
+            ps.append(p)
+        return (*ps, *(p * (1 - p) for p in ps))
 
     def _flat(self, p: float) -> tuple[float, ...]:
         k = len(self.horizons_s)
@@ -573,13 +605,15 @@ class PredictiveConfig:
     gain_min: float = 1.0  # ... and at the least, later on
     gain_halving_live: float = 100.0  # the gain falls as 1 / sqrt(1 + live answers / this)
     theta_initial: float = 0.01
+    # Within this many abandons of the guard theta is scaled down in proportion.
+    soft_budget_abandons: float = 2.0
     theta_min: float = 0.0001
     theta_max: float = 0.5
     # Live answers credited to a new window so it can start before it has earned a
     # budget (default: 1.5 abandons' worth); repaid linearly over three times as many.
     opening_credit_live: float | None = None
-    reserve_calls: float = 1.0  # abandons kept in hand by the budget guard ...
-    reserve_sd: float = 1.5  # ... plus this many sd of the abandons counted and coming
+    reserve_calls: float = 0.5  # abandons kept in hand by the budget guard ...
+    reserve_sd: float = 1.0  # ... plus this many sd of the abandons counted and coming
     min_agents: int = 2
     min_attempts: int = 100
     min_busy_periods: int = 20
@@ -607,6 +641,7 @@ class PredictivePacer:
         self._routed: dict[int, tuple[float, float]] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_len: dict[int, float] = {}
+        self.spend = 1.0  # the share of theta the budget allows now
         self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
@@ -779,7 +814,12 @@ class PredictivePacer:
         heading = expected_excess(mean, var + 1 / 12)
         allowed = cfg.abandon_target * (self.window.live + self.opening_credit())
         reserve = cfg.reserve_calls + cfg.reserve_sd * math.sqrt(self.window.uncertainty + heading)
-        if self.window.abandoned + heading + reserve > allowed:
+        slack = allowed - self.window.abandoned - heading - reserve
+        # Close to the guard theta shrinks with the slack instead of falling to zero at
+        # the guard: one abandon then slows dialing down rather than sending the pacer
+        # back to progressive for an hour, and the guard is rarely reached.
+        self.spend = min(1.0, max(0.0, slack / cfg.soft_budget_abandons))
+        if slack < 0:
             self.fallback_reason = "abandon budget spent"
             return progressive_dials(view)
         return threshold_dials(
@@ -789,5 +829,5 @@ class PredictivePacer:
             mean_a=est.mean_a[0],
             var_a=est.var_a[0],
             q_new=self.answers.rows()[0][0],
-            theta=self.theta,
+            theta=self.theta * self.spend,
         )

@@ -172,6 +172,19 @@ def test_busy_model_counts_calls_in_progress_as_still_talking() -> None:
     assert model.p(AgentActivity.TALK, 0.0) == 0.5
 
 
+def test_busy_model_long_talks_end_at_a_learned_constant_rate() -> None:
+    """Past the last elapsed time with enough samples, talk ends at a constant rate."""
+    model = BusyModel((15.0,), min_tail=2)
+    for talk, wrap in ((10.0, 5.0), (100.0, 10.0), (200.0, 10.0)):
+        model.add(talk, wrap)
+    model.rebuild()
+    # Two calls outlast every elapsed time up to 98 s; past 100 s only the 200 s call:
+    # one end in 100 s of exposure, and a 10 s wrap leaves 5 s for the talk to end.
+    assert model.p(AgentActivity.TALK, 50.0) == 0.0
+    assert model.p(AgentActivity.TALK, 150.0) == pytest.approx(1 - math.exp(-5 / 100))
+    assert model.p(AgentActivity.TALK, 5000.0) == model.p(AgentActivity.TALK, 150.0)
+
+
 def test_regime_window_expires_old_counts() -> None:
     """Counts older than the window drop out."""
     window = RegimeWindow(100.0)
@@ -234,6 +247,21 @@ def test_predictive_budget_returns_as_live_answers_accrue() -> None:
         pacer.observe(CallConnected(2000 + i, 400.0, True))
     pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
     assert pacer.fallback_reason is None
+
+
+def test_theta_shrinks_with_the_slack_near_the_guard() -> None:
+    """One abandon's worth of slack over the guard halves theta; below it, progressive."""
+    # 40 connected humans and a credit of 23.3 - 40 / 3 = 10 live answers: 1.5 abandons
+    # allowed at 3 %, of which 0.5 is the reserve.
+    pacer = trained(PredictiveConfig(abandon_target=0.03, opening_credit_live=70 / 3))
+    n = pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
+    assert pacer.fallback_reason is None
+    assert pacer.spend == pytest.approx(0.5, abs=0.01)
+    assert n >= 10
+    for i in range(2):
+        pacer.observe(CallAbandoned(1000 + i, 401.5, True))
+    assert pacer.decide(view(idle=10, agents=10, lines=0), 402.0) == 10
+    assert pacer.fallback_reason == "abandon budget spent"
 
 
 def answered(pacer: PredictivePacer, call_id: int, rung_s: float) -> None:
