@@ -35,7 +35,7 @@ import enum
 import itertools
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from dialerd.core import commands as cmd
@@ -61,6 +61,7 @@ from dialerd.core.pacing import (
     CallResolved,
     Pacer,
     PacingView,
+    PastAnswer,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
@@ -180,6 +181,12 @@ class CampaignSetup:
     max_lines_per_agent: float = 3.0
     servers: tuple[str, ...] = ()
     abandon_target: float = 0.03
+    abandon_window_s: float = 30 * 86400.0
+    """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
+    history: tuple[tuple[float, Outcome], ...] = ()
+    """(UTC epoch seconds, outcome) of the campaign's live answers in that window before
+    this start (``answered_agent`` at the connection, ``abandoned`` at the end), oldest
+    first; a new predictive pacer starts from them."""
     pacer: Pacer | None = None
 
 
@@ -334,6 +341,18 @@ _RECHECK = dt.timedelta(seconds=60)
 _K = TypeVar("_K")
 
 
+def _past_answers(history: tuple[tuple[float, Outcome], ...], *, amd: bool) -> list[PastAnswer]:
+    """Stored outcomes as the pacer would have counted their calls (see ``_connected`` and
+    ``_abandon``): every connected call as a human, an abandon as a human only with AMD."""
+    past = []
+    for at, outcome in history:
+        if outcome is Outcome.ANSWERED_AGENT:
+            past.append(PastAnswer(at, abandoned=False, human=True))
+        elif outcome is Outcome.ABANDONED:
+            past.append(PastAnswer(at, abandoned=True, human=True if amd else None))
+    return past
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -468,7 +487,7 @@ class Dialer:
     def _dispatch(self, item: Input, now: float, wall: dt.datetime, out: list[cmd.Command]) -> None:
         match item:
             case StartCampaign(setup):
-                self._start(setup)
+                self._start(setup, now, wall)
             case StopCampaign(campaign_id):
                 self._campaign(campaign_id).running = False
             case AgentLogin():
@@ -589,21 +608,30 @@ class Dialer:
 
     # -- campaigns and pacing -------------------------------------------------------------
 
-    def _start(self, setup: CampaignSetup) -> None:
+    def _start(self, setup: CampaignSetup, now: float, wall: dt.datetime) -> None:
+        history = setup.history
+        setup = replace(setup, history=())  # counted once, then not kept
+        existing = self.campaigns.get(setup.campaign_id)
+        if existing is not None:
+            # The pacer kept counting while the campaign was stopped: nothing to seed.
+            existing.setup = setup
+            existing.running = True
+            return
         pacer = setup.pacer
         if pacer is None:
             match setup.mode:
                 case DialMode.POWER:
                     pacer = PowerPacer(setup.power_ratio)
                 case DialMode.PREDICTIVE:
-                    pacer = PredictivePacer(PredictiveConfig(abandon_target=setup.abandon_target))
+                    pacer = PredictivePacer(
+                        PredictiveConfig(
+                            abandon_target=setup.abandon_target, window_s=setup.abandon_window_s
+                        )
+                    )
                 case _:
                     pacer = ProgressivePacer()
-        existing = self.campaigns.get(setup.campaign_id)
-        if existing is not None:
-            existing.setup = setup
-            existing.running = True
-            return
+        if history and isinstance(pacer, PredictivePacer):
+            pacer.seed_history(_past_answers(history, amd=setup.amd), now, wall)
         self.campaigns[setup.campaign_id] = _Campaign(setup, pacer)
 
     def _campaign(self, campaign_id: int) -> _Campaign:

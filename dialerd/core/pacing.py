@@ -71,6 +71,13 @@ also carries the configured false-positive estimate fp / (1 - fp), and when fp a
 reaches the target the pacer stays progressive (``amd_budget_spent``): no pacing can
 comply then.
 
+After a restart the regime window is not learned afresh: the daemon reads the campaign's
+live answers and abandons of the window from the store and hands them to
+``PredictivePacer.seed_history`` before the first fact, counted as ``observe`` would have
+counted them (wall times become monotonic ones; unknown callers weigh the human share,
+which is 1 until this run has connected 20 answers). The opening credit follows the live
+answers in the window, so a window that has history gets only what is left of it.
+
 Sources: the per-agent "free within a window given time already spent" weights and the
 abandon feedback are the EIS/ITC patent family (US 5,640,445; US 4,933,964); the
 survival-conditioned hit rate follows UNICOM's ring-time analysis; see docs/pacing.md.
@@ -79,6 +86,7 @@ survival-conditioned hit rate follows UNICOM's ring-time analysis; see docs/paci
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import enum
 import math
 from collections import deque
@@ -102,6 +110,7 @@ __all__ = [
     "Pacer",
     "PacingFact",
     "PacingView",
+    "PastAnswer",
     "PowerPacer",
     "PredictiveConfig",
     "PredictivePacer",
@@ -177,6 +186,19 @@ class AgentChanged:
     agent_id: int
     at: float
     activity: AgentActivity
+
+
+@dataclass(frozen=True, slots=True)
+class PastAnswer:
+    """A live answer of an earlier run, for the regime window of a new pacer.
+
+    ``at_s`` is its wall time in UTC epoch seconds; ``abandoned`` and ``human`` mean what
+    they mean on ``CallConnected`` and ``CallAbandoned``.
+    """
+
+    at_s: float
+    abandoned: bool
+    human: bool | None = True
 
 
 PacingFact = CallPlaced | CallResolved | CallConnected | CallAbandoned | AgentChanged
@@ -575,6 +597,9 @@ class RegimeWindow:
         self.abandoned = 0.0
         self.uncertainty = 0.0
 
+    def __len__(self) -> int:
+        return len(self._events)
+
     def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
         """Count ``live`` live answers of which ``abandoned`` were abandoned."""
         self._events.append((at, live, abandoned, variance))
@@ -676,6 +701,34 @@ class PredictivePacer:
         if credit <= 0:
             return 0.0
         return credit * max(0.0, 1.0 - self.window.live / (3.0 * credit))
+
+    def seed_history(
+        self, answers: Iterable[PastAnswer], now: float, wall_now: dt.datetime
+    ) -> None:
+        """Count an earlier run's live answers and abandons in the regime window.
+
+        Call it once, before the pacer counts anything, with ``wall_now`` the wall time of
+        the monotonic ``now``. Answers are counted as ``observe`` counts them; those older
+        than the window are dropped; an answer stamped after ``wall_now`` (a clock step)
+        counts as happening now.
+        """
+        if wall_now.tzinfo is None:
+            raise ValueError("wall_now must be timezone-aware")
+        if len(self.window):
+            raise UsageError("seed a pacer's history before it counts any answer")
+        offset = wall_now.timestamp() - now
+        fp = self.config.amd_false_positive_rate
+        extra = fp / (1 - fp) if fp < 1 else 0.0
+        for answer in sorted(answers, key=lambda a: a.at_s):
+            at = min(now, answer.at_s - offset)
+            if not answer.abandoned:
+                if answer.human:
+                    self.window.add(at, 1.0 + extra, extra)
+                continue
+            weight = self._human_share(None) if answer.human is None else float(answer.human)
+            if weight > 0:
+                self.window.add(at, weight, weight, weight * (1 - weight))
+        self.window.expire(now)
 
     def _human_share(self, age: float | None) -> float:
         # Without AMD the abandoned answers are a mix of humans and machines; weigh them
