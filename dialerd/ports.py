@@ -420,6 +420,13 @@ class Store(Protocol):
         """Return claimed contacts without an open call to the queue (a crash before dial)."""
         ...
 
+    async def answer_history(
+        self, campaign_id: int, *, since: dt.datetime
+    ) -> list[tuple[float, str]]:
+        """(epoch seconds, outcome) of the campaign's live answers since ``since``, oldest
+        first: ``answered_agent`` at the connection, ``abandoned`` at the call's end."""
+        ...
+
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:
         """A campaign's call history, oldest first."""
         ...

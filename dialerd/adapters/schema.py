@@ -186,6 +186,12 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     CREATE INDEX campaign_contacts_position ON campaign_contacts(campaign_id, position);
     """,
+    # 6: a campaign's live answers by end time, so that a restarted predictive pacer reads
+    # its regime window (30 days of answers) without reading every call placed in it
+    """
+    CREATE INDEX calls_answered ON calls(campaign_id, ended_at)
+        WHERE outcome IN ('answered_agent', 'abandoned');
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -53,6 +53,15 @@ from dialerd.ports import (
 
 _SETTINGS_DATES = ("start_date", "end_date")
 
+# The outcome condition is the partial index's own (migration 6), so SQLite uses it; a call
+# ends after it connects, so its end bounds the range of the index read.
+ANSWER_HISTORY_SQL = (
+    "SELECT at, outcome FROM (SELECT CASE outcome WHEN 'answered_agent'"
+    " THEN coalesce(connected_at, ended_at) ELSE ended_at END AS at, outcome, id"
+    " FROM calls WHERE campaign_id = ? AND outcome IN ('answered_agent', 'abandoned')"
+    " AND ended_at >= ?) WHERE at >= ? ORDER BY at, id"
+)
+
 
 def _ts(moment: dt.datetime) -> float:
     if moment.tzinfo is None:
@@ -1255,6 +1264,18 @@ class SqliteStore:
                 (campaign_id,),
             )
         ]
+
+    async def answer_history(
+        self, campaign_id: int, *, since: dt.datetime
+    ) -> list[tuple[float, str]]:
+        """(epoch seconds, outcome) of the campaign's live answers since ``since``, oldest first.
+
+        Live answers are the calls the predictive pacer counts: connected to an agent
+        (``answered_agent``, timed at the connection) or abandoned (``abandoned``, timed at
+        the call's end). Calls still open are not included.
+        """
+        rows = await self._all(ANSWER_HISTORY_SQL, (campaign_id, _ts(since), _ts(since)))
+        return [(float(at), str(outcome)) for at, outcome in rows]
 
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:
         """A campaign's call history, oldest first."""

@@ -1,0 +1,130 @@
+"""The store's answer history: a campaign's live answers in a window, for a restarted pacer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from dialerd.adapters.schema import MIGRATIONS, SCHEMA_VERSION
+from dialerd.adapters.sqlite_store import ANSWER_HISTORY_SQL, SqliteStore
+from dialerd.core.commands import RecordOutcome
+from dialerd.core.compliance import Outcome
+from dialerd.core.model import CampaignSettings
+from dialerd.ports import ContactRow
+
+NOW = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
+T = NOW.timestamp()
+SINCE = NOW - dt.timedelta(days=30)
+
+
+def ago(seconds: float) -> dt.datetime:
+    """``seconds`` before NOW."""
+    return NOW - dt.timedelta(seconds=seconds)
+
+
+async def campaign(store: SqliteStore, name: str) -> tuple[int, int]:
+    """A campaign with one contact: (campaign id, contact id)."""
+    cid = (await store.create_campaign(CampaignSettings(name), now=NOW, max_campaigns=9)).id
+    await store.add_contacts(cid, [ContactRow(phone="+12125550100", dedupe_key="k")], now=NOW)
+    (c,) = await store.contacts(cid)
+    return cid, c.id
+
+
+async def call(
+    store: SqliteStore,
+    ids: tuple[int, int],
+    call_id: str,
+    outcome: Outcome | None,
+    *,
+    placed: float,
+    ended: float | None = None,
+    connected: float | None = None,
+) -> None:
+    """A call placed ``placed`` s ago, ended (with ``outcome``) ``ended`` s ago unless open."""
+    cid, contact_id = ids
+    await store.record_attempt(
+        call_id, cid, contact_id, "+12125550100", 1, agent_id=None, at=ago(placed)
+    )
+    if outcome is not None and ended is not None:
+        await store.record_outcome(
+            RecordOutcome(
+                call_id,
+                cid,
+                contact_id,
+                outcome,
+                "1001" if connected is not None else None,
+                ago(ended),
+                ago(placed - 8),
+                ago(connected) if connected is not None else None,
+            )
+        )
+
+
+async def test_live_answers_in_the_window_come_back_oldest_first(store: SqliteStore) -> None:
+    """Connected calls at their connection, abandons at their end; nothing else, nothing
+    older than the window, nothing of another campaign, no call still open."""
+    ids = await campaign(store, "a")
+    other = await campaign(store, "b")
+    day = 86400.0
+    await call(store, ids, "old", Outcome.ABANDONED, placed=31 * day, ended=31 * day - 20)
+    # Connected just before the window opened, ended inside it: not a live answer of it.
+    await call(
+        store,
+        ids,
+        "edge",
+        Outcome.ANSWERED_AGENT,
+        placed=30 * day + 20,
+        connected=30 * day + 5,
+        ended=30 * day - 100,
+    )
+    await call(store, ids, "sold", Outcome.ANSWERED_AGENT, placed=3600, connected=3585, ended=3000)
+    await call(store, ids, "drop", Outcome.ABANDONED, placed=1800, ended=1780)
+    await call(store, ids, "busy", Outcome.BUSY, placed=1700, ended=1695)
+    await call(store, ids, "vm", Outcome.ANSWERED_MACHINE, placed=1600, ended=1570)
+    await call(store, ids, "open", None, placed=100)
+    await call(store, other, "elsewhere", Outcome.ABANDONED, placed=500, ended=480)
+    await store.record_refusal(ids[0], ids[1], reason="dnc", final=True, retry_at=None, at=NOW)
+    assert await store.answer_history(ids[0], since=SINCE) == [
+        (T - 3585, "answered_agent"),
+        (T - 1780, "abandoned"),
+    ]
+    assert await store.answer_history(other[0], since=SINCE) == [(T - 480, "abandoned")]
+
+
+async def test_a_connected_call_without_a_connection_time_counts_at_its_end(
+    store: SqliteStore,
+) -> None:
+    """A call recovered after a restart as connected has no connection time; its end is used."""
+    ids = await campaign(store, "a")
+    await call(store, ids, "recovered", Outcome.ANSWERED_AGENT, placed=600, ended=500)
+    assert await store.answer_history(ids[0], since=SINCE) == [(T - 500, "answered_agent")]
+
+
+async def test_the_history_is_read_through_its_own_index(store: SqliteStore) -> None:
+    """The query reads the partial index of live answers, not every call of the campaign."""
+    plan = await store._all(f"EXPLAIN QUERY PLAN {ANSWER_HISTORY_SQL}", (1, 0.0, 0.0))
+    assert any("USING INDEX calls_answered" in str(row[-1]) for row in plan), plan
+
+
+async def test_migration_6_indexes_the_history_already_stored(db_path: Path) -> None:
+    """A version-5 database with call history is migrated and its answers read back."""
+    with sqlite3.connect(db_path) as conn:
+        for script in MIGRATIONS[:5]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version = 5")
+        conn.execute(
+            "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, state, outcome,"
+            " created_at, connected_at, ended_at) VALUES"
+            " ('x', 1, 1, '+1', 1, 'ended', 'answered_agent', ?, ?, ?),"
+            " ('y', 1, 2, '+2', 1, 'ended', 'abandoned', ?, NULL, ?)",
+            (T - 100, T - 90, T - 50, T - 40, T - 30),
+        )
+    async with await SqliteStore.open(db_path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        names = {r[0] for r in await store._all("SELECT name FROM sqlite_master")}
+        assert "calls_answered" in names
+        assert await store.answer_history(1, since=SINCE) == [
+            (T - 90, "answered_agent"),
+            (T - 30, "abandoned"),
+        ]
