@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -52,6 +53,7 @@ from dialerd.core.dialer import (
 from dialerd.core.model import (
     Campaign,
     CampaignState,
+    DialMode,
     parse_local_hours,
     parse_retry_rules,
 )
@@ -287,6 +289,8 @@ class Service:
         try:
             while self._inbox:
                 next_item = self._inbox.popleft()
+                if isinstance(next_item, StartCampaign):
+                    next_item = await self._with_history(next_item)
                 now, wall = self.clock(), self.wall()
                 try:
                     if isinstance(next_item, _Timer):
@@ -300,6 +304,28 @@ class Service:
                 self._rearm.set()
         finally:
             self._feeding = False
+
+    async def _with_history(self, item: StartCampaign) -> StartCampaign:
+        """A predictive campaign's start, with its live answers in the regime window.
+
+        Read by the feeder, between two inputs, so the store holds exactly the outcomes
+        the engine has handled: a call ending meanwhile is queued and reaches the new
+        pacer as a fact, counted once either way.
+        """
+        setup = item.setup
+        if setup.mode is not DialMode.PREDICTIVE or setup.campaign_id in self.dialer.campaigns:
+            return item
+        since = self.wall() - dt.timedelta(seconds=setup.abandon_window_s)
+        rows = await self.store.answer_history(setup.campaign_id, since=since)
+        history = tuple((at, Outcome(outcome)) for at, outcome in rows)
+        log.info(
+            "abandon_history",
+            campaign=setup.campaign_id,
+            window_s=setup.abandon_window_s,
+            live_answers=len(history),
+            abandoned=sum(1 for _, o in history if o is Outcome.ABANDONED),
+        )
+        return StartCampaign(replace(setup, history=history))
 
     async def _run(self, commands: Sequence[cmd.Command]) -> None:
         for command in commands:
