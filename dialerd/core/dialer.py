@@ -23,6 +23,10 @@ is abandoned. Outcomes: connected → answered_agent; machine → answered_machi
 or a hang-up before an agent was reached → abandoned; unanswered → busy / no_answer /
 congestion / failed / invalid_number from ``Reason``, ``DialStatus`` and ``Cause``.
 
+A predictive campaign's pacer starts from ``CampaignSetup.history``, the live answers and
+abandons of its regime window recorded before this start, so that a restart does not
+reset the abandon budget.
+
 After a reconnect the server's ``ChannelsSnapshot`` settles calls the Dialer still believes
 in flight: present ones are followed to the end, absent ones are closed with the outcome
 their last known state implies. A restart of Asterisk closes everything it carried.
