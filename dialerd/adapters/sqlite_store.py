@@ -53,13 +53,14 @@ from dialerd.ports import (
 
 _SETTINGS_DATES = ("start_date", "end_date")
 
-# The outcome condition is the partial index's own (migration 6), so SQLite uses it; a call
-# ends after it connects, so its end bounds the range of the index read.
+# The outcome condition is the partial index's own (migration 6), so SQLite uses it, and
+# the index holds every column read, so no table row is visited; a call ends after it
+# connects, so its end bounds the range read.
 ANSWER_HISTORY_SQL = (
     "SELECT at, outcome FROM (SELECT CASE outcome WHEN 'answered_agent'"
-    " THEN coalesce(connected_at, ended_at) ELSE ended_at END AS at, outcome, id"
+    " THEN coalesce(connected_at, ended_at) ELSE ended_at END AS at, outcome"
     " FROM calls WHERE campaign_id = ? AND outcome IN ('answered_agent', 'abandoned')"
-    " AND ended_at >= ?) WHERE at >= ? ORDER BY at, id"
+    " AND ended_at >= ?) WHERE at >= ? ORDER BY at, outcome"
 )
 
 
