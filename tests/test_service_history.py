@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import cast
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from dialerd.adapters.ami_pool import AmiPool
@@ -20,6 +22,15 @@ from dialerd.ports import ContactRow
 from dialerd.service import Service
 
 NOW = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def default_logging() -> Iterator[None]:
+    """Info lines reach ``capture_logs`` whatever level an earlier test configured."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
 
 
 async def running_campaign(store: SqliteStore, mode: DialMode, contacts: int) -> int:
