@@ -176,7 +176,7 @@ TEN_IDLE = PacingView(
 @pytest.mark.parametrize(("abandoned", "reason"), [(6, None), (7, "abandon budget spent")])
 def test_yesterdays_abandons_spend_todays_budget(abandoned: int, reason: str | None) -> None:
     """200 live answers yesterday and 40 today allow 7.2 abandons: with 6 spent yesterday
-    the pacer dials predictively (6 + a reserve of 1 fits), with 7 it stays progressive."""
+    the pacer dials predictively, with 7 (and the guard's reserve) it stays progressive."""
     wall_at_0 = WALL - dt.timedelta(seconds=NOW)
     history = [abandon(E - DAY + i) for i in range(abandoned)]
     history += [live(E - DAY + 100 + i) for i in range(200 - abandoned)]
