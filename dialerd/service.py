@@ -51,6 +51,7 @@ from dialerd.core.dialer import (
     StopCampaign,
 )
 from dialerd.core.model import (
+    ABANDON_WINDOWS_S,
     Campaign,
     CampaignState,
     DialMode,
@@ -112,6 +113,8 @@ async def campaign_setup(store: Store, campaign: Campaign, config: Config) -> Ca
         max_lines_per_agent=config.engine.max_lines_per_agent,
         servers=s.ami_servers,
         abandon_target=s.abandon_target,
+        abandon_window_s=ABANDON_WINDOWS_S[s.abandon_regime],
+        amd_false_positive_rate=s.amd_false_positive_rate,
     )
 
 
@@ -225,6 +228,20 @@ class Service:
             await self.feed(StartCampaign(setup))
             started.append(campaign.id)
             log.info("campaign_started", campaign=campaign.id, mode=setup.mode.value)
+            if (
+                setup.mode is DialMode.PREDICTIVE
+                and setup.amd
+                and setup.amd_false_positive_rate >= setup.abandon_target
+            ):
+                # Never claim compliance it cannot have: every false positive is an
+                # abandoned call whatever the pacing.
+                log.warning(
+                    "amd_false_positives_exceed_abandon_target",
+                    campaign=campaign.id,
+                    amd_false_positive_rate=setup.amd_false_positive_rate,
+                    abandon_target=setup.abandon_target,
+                    pacing="progressive",
+                )
         if self.auto_agents:
             seen: set[str] = set()
             for campaign_id in started:

@@ -186,6 +186,8 @@ class CampaignSetup:
     servers: tuple[str, ...] = ()
     abandon_target: float = 0.03
     abandon_window_s: float = 30 * 86400.0
+    amd_false_positive_rate: float = 0.0
+    """With ``amd``: the estimated share of humans judged machines (counted as abandons)."""
     """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
     history: tuple[tuple[float, Outcome], ...] = ()
     """(UTC epoch seconds, outcome) of the campaign's live answers in that window before
@@ -629,7 +631,11 @@ class Dialer:
                 case DialMode.PREDICTIVE:
                     pacer = PredictivePacer(
                         PredictiveConfig(
-                            abandon_target=setup.abandon_target, window_s=setup.abandon_window_s
+                            abandon_target=setup.abandon_target,
+                            window_s=setup.abandon_window_s,
+                            amd_false_positive_rate=(
+                                setup.amd_false_positive_rate if setup.amd else 0.0
+                            ),
                         )
                     )
                 case _:

@@ -109,6 +109,12 @@ class CampaignSettings:
     dedupe_key: DedupeKey = DedupeKey.NUMBER
     ring_timeout_s: int = 25
     amd_enabled: bool = False
+    amd_false_positive_rate: float = 0.05
+    """With AMD: the estimated share of people judged machines and hung up on. Each is an
+    abandoned call, so the pacer counts them; at or above ``abandon_target`` predictive
+    dialing cannot comply and stays progressive."""
+    abandon_regime: str = "US"
+    """Whose abandon rule: US (30-day window) or UK (24-hour window)."""
     local_hours: str = "08:00-21:00"
     """When the called party may be called, in their own time zone (US rule: 08:00-21:00)."""
     retry_rules: str = ""
@@ -131,6 +137,9 @@ class Campaign:
         return self.settings.name
 
 
+ABANDON_WINDOWS_S = {"US": 30 * 86400.0, "UK": 86400.0}
+"""The window each regime measures the abandon rate over, in seconds."""
+
 _REGION = re.compile(r"^[A-Z]{2}$")
 
 
@@ -148,6 +157,10 @@ def validate_campaign(s: CampaignSettings) -> None:
         raise UsageError("abandon_target: must be a fraction between 0 and 1")
     if not 1.0 <= s.power_ratio <= 10.0:
         raise UsageError("power_ratio: must be 1.0 to 10.0 calls per agent")
+    if not 0 <= s.amd_false_positive_rate < 1:
+        raise UsageError("amd_false_positive_rate: must be a fraction from 0 to below 1")
+    if s.abandon_regime not in ABANDON_WINDOWS_S:
+        raise UsageError("abandon_regime: must be US (30 days) or UK (24 hours)")
     if s.ring_timeout_s < 15 or s.ring_timeout_s > 120:
         raise UsageError("ring_timeout_s: must be 15 to 120 seconds (the law wants >= 15)")
     if s.lock_time_s < 0:
