@@ -805,6 +805,11 @@ class PredictivePacer:
 
     def _agent_changed(self, agent_id: int, at: float, activity: AgentActivity) -> None:
         previous = self._agents.get(agent_id)
+        if previous is not None and previous[0] is activity:
+            # Still the same activity (a reserved agent whose call is now connected):
+            # the period goes on; a zero-length talk would teach the busy model that
+            # calls end at once.
+            return
         if previous is not None:
             prev_activity, since = previous
             if prev_activity is AgentActivity.TALK:

@@ -185,6 +185,18 @@ def test_busy_model_long_talks_end_at_a_learned_constant_rate() -> None:
     assert model.p(AgentActivity.TALK, 5000.0) == model.p(AgentActivity.TALK, 150.0)
 
 
+def test_a_repeated_activity_does_not_end_the_period() -> None:
+    """A reserved agent whose call connects stays in one talk period, not two."""
+    pacer = PredictivePacer()
+    pacer.observe(AgentChanged(1, 0.0, AgentActivity.TALK))
+    pacer.observe(AgentChanged(1, 0.3, AgentActivity.TALK))
+    pacer.observe(AgentChanged(1, 90.0, AgentActivity.WRAP))
+    pacer.observe(AgentChanged(1, 110.0, AgentActivity.IDLE))
+    assert len(pacer.busy) == 1
+    pacer.busy.rebuild()
+    assert pacer.busy.p(AgentActivity.TALK, 0.0) == 0.0  # 90 + 20 s is not within 15 s
+
+
 def test_regime_window_expires_old_counts() -> None:
     """Counts older than the window drop out."""
     window = RegimeWindow(100.0)
