@@ -126,6 +126,7 @@ class _Agent:
     wrap_deadline: float | None = None
     offer: int | None = None
     reason: str = ""
+    verdict_due: tuple[int, int, float] | None = None  # (campaign, call seq, connected at)
 
 
 # -- calls ------------------------------------------------------------------------------------
@@ -248,6 +249,10 @@ class Disposition:
     agent_id: str
     result_id: int | None
     memo: str = ""
+    human: bool | None = None
+    """Whether the agent reached a person (the result's ``contact`` flag); ``None`` when
+    unknown. Without AMD this is how the pacer learns that an answer was a machine: it
+    must not count machines as live answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,10 +515,11 @@ class Dialer:
                 agent.reason = ""
                 self._move(agent, "resume", now, out)
                 self._serve_waiting(agent, now, wall, out)
-            case Disposition(agent_id, result_id, memo):
+            case Disposition(agent_id, result_id, memo, human):
                 agent = self._agent(agent_id)
                 if agent.state is not AgentState.WRAP_UP:
                     raise ConflictError(f"agent {agent_id} is {agent.state.value}, not in wrap-up")
+                self._verdict(agent, human)
                 self._finish_wrap(agent, now, out, result=result_id, memo=memo)
                 self._serve_waiting(agent, now, wall, out)
             case ContactsClaimed():
@@ -937,7 +943,20 @@ class Dialer:
         call.agent_id = agent_id
         if agent is not None and agent.state is AgentState.RESERVED:
             self._move(agent, "connected", now, out)
-        self._pacing(call.campaign_id, CallConnected(call.number_seq, now, True))
+        if agent is None:
+            self._pacing(call.campaign_id, CallConnected(call.number_seq, now, True))
+        else:
+            # Who answered is known when the agent sets the result (a machine has no
+            # place among the live answers the abandon rate is counted over).
+            self._verdict(agent, None)
+            agent.verdict_due = (call.campaign_id, call.number_seq, now)
+
+    def _verdict(self, agent: _Agent, human: bool | None) -> None:
+        """Tell the pacer who answered the agent's last connected call (unknown: a person)."""
+        if agent.verdict_due is not None:
+            campaign_id, seq, connected = agent.verdict_due
+            agent.verdict_due = None
+            self._pacing(campaign_id, CallConnected(seq, connected, human is not False))
 
     def _redirect_failed(
         self, call_id: str, now: float, wall: dt.datetime, out: list[cmd.Command]
@@ -1184,6 +1203,8 @@ class Dialer:
         agent.state = new
         self._index_agent(agent, present=True)
         agent.since = now
+        if new not in (AgentState.ON_CALL, AgentState.WRAP_UP):
+            self._verdict(agent, None)  # no result will say: count a person
         activity = _ACTIVITY.get(new, AgentActivity.AWAY)
         self._pacing(agent.campaign_id, AgentChanged(agent.number, now, activity))
         out.append(cmd.AgentStatus(agent.agent_id, new.value, agent.call_id, agent.reason))

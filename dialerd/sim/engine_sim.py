@@ -244,11 +244,13 @@ class _Model:
 
     def _after_call(self, call_id: str, agent_id: str, now: float, wrap_s: float) -> None:
         self._hang_up(call_id, now)
-        self.at(now + wrap_s, lambda t: self._dispose(agent_id, t))
+        human = self.calls[call_id].human
+        self.at(now + wrap_s, lambda t: self._dispose(agent_id, human, t))
 
-    def _dispose(self, agent_id: str, now: float) -> None:
+    def _dispose(self, agent_id: str, human: bool, now: float) -> None:
+        # The agent's result says whether a person or a machine answered.
         if self.dialer.agents[agent_id].state.value == "wrap_up":
-            self.feed(Disposition(agent_id, None), now)
+            self.feed(Disposition(agent_id, None, human=human), now)
 
     def _hang_up(self, call_id: str, now: float) -> None:
         call = self.calls[call_id]

@@ -7,7 +7,13 @@ import datetime as dt
 from dialerd.core import commands as cmd
 from dialerd.core import events as ev
 from dialerd.core.compliance import Outcome
-from dialerd.core.dialer import CampaignSetup, ContactsClaimed, Dialer, StartCampaign
+from dialerd.core.dialer import (
+    CampaignSetup,
+    ContactsClaimed,
+    Dialer,
+    Disposition,
+    StartCampaign,
+)
 from dialerd.core.model import DialMode
 from dialerd.core.pacing import PredictivePacer
 from tests.core.test_dialer import RULES, Rig, S, contact
@@ -29,8 +35,9 @@ def stored(o: cmd.RecordOutcome) -> tuple[float, Outcome]:
 
 
 def one_connected_one_abandoned() -> tuple[Rig, list[cmd.RecordOutcome]]:
-    """A predictive campaign with one agent: of two answered customers one is connected,
-    the other abandoned to the safe harbor; returns the rig and the outcomes recorded."""
+    """A predictive campaign with one agent: of two answered customers one is connected
+    (the agent's result says a person), the other abandoned to the safe harbor; returns
+    the rig and the outcomes recorded."""
     rig = Rig(DialMode.PREDICTIVE)
     rig.login()
     rig.do(ContactsClaimed(1, (contact(1), contact(2))))
@@ -44,6 +51,7 @@ def one_connected_one_abandoned() -> tuple[Rig, list[cmd.RecordOutcome]]:
         (ev.SafeHarborPlayed(S, second), 2),
         (ev.ChannelHungUp(S, ev.Party.CALL, second, ev.Leg.CUSTOMER, 16, ""), 6),
         (ev.ChannelHungUp(S, ev.Party.CALL, first, ev.Leg.CUSTOMER, 16, ""), 60),
+        (Disposition("1001", None, human=True), 5),
     ]
     outcomes: list[cmd.RecordOutcome] = []
     for item, after in steps:
