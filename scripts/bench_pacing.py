@@ -5,6 +5,11 @@ Usage (from the repository root, in the virtualenv):
     python scripts/bench_pacing.py                  # every standard scenario, 2 workers
     python scripts/bench_pacing.py --tune           # re-tune the model-based policy's theta
     python scripts/bench_pacing.py --scenarios 'config/scenarios/us-n20-*.toml' --workers 1
+    python scripts/bench_pacing.py --engine model   # on the lighter model floor
+
+Every policy runs through ``simulate_engine`` by default: the daemon's own ``Dialer``,
+compliance gate and state machines, with the benchmark's model playing Asterisk, the
+customers and the agents (``--engine model`` uses the lighter ``vsim`` floor instead).
 
 Every policy runs on the same lead file per seed (common random numbers). The tuned
 model-based policy's theta is tuned in hindsight per scenario (bisection on the pooled
@@ -30,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pacing_reference import (
+    Simulator,
     TunedPacer,
     VicidialPacer,
     oracle_occupancy,
@@ -39,11 +45,20 @@ from pacing_reference import (
 )
 
 from dialerd.core.pacing import PredictiveConfig, PredictivePacer, ProgressivePacer
+from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import Scenario, load_scenario
 from dialerd.sim.vsim import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-THETA_FILE = ROOT / "scripts" / "pacing_theta.json"
+ENGINES: dict[str, Simulator] = {"dialer": simulate_engine, "model": simulate}
+
+
+def theta_file(engine: str) -> Path:
+    """Where tuned thetas are kept: theta tuned on one simulator is not the other's optimum."""
+    suffix = "" if engine == "dialer" else f"_{engine}"
+    return ROOT / "scripts" / f"pacing_theta{suffix}.json"
+
+
 POLICIES = ("progressive", "vicidial", "tuned", "predictive")
 
 
@@ -60,34 +75,36 @@ def predictive_for(scenario: Scenario) -> PredictivePacer:
     )
 
 
-def run_one(task: tuple[str, str, int, float | None]) -> dict[str, object]:
-    """One (scenario file, policy, seed) run; returns the result as a dict."""
-    path, policy, seed, theta = task
+def run_one(task: tuple[str, str, int, float | None, str]) -> dict[str, object]:
+    """One (scenario file, policy, seed, theta, engine) run; returns the result as a dict."""
+    path, policy, seed, theta, engine = task
+    simulator = ENGINES[engine]
     scenario = load_scenario(path)
     if policy == "oracle":
         occ = oracle_occupancy(scenario, seed)
         return {"scenario": scenario.name, "policy": "oracle", "seed": seed, "occupancy": occ}
     if policy == "progressive":
-        result = simulate(scenario, ProgressivePacer(), seed, policy=policy)
+        result = simulator(scenario, ProgressivePacer(), seed, policy=policy)
     elif policy == "vicidial":
-        result = simulate(scenario, VicidialPacer(scenario.abandon_target), seed, policy=policy)
+        result = simulator(scenario, VicidialPacer(scenario.abandon_target), seed, policy=policy)
     elif policy == "tuned":
         assert theta is not None
         pacer = TunedPacer(scenario, theta, true_models(scenario))
-        result = simulate(scenario, pacer, seed, policy=policy)
+        result = simulator(scenario, pacer, seed, policy=policy)
     else:
-        result = simulate(scenario, predictive_for(scenario), seed, policy=policy)
+        result = simulator(scenario, predictive_for(scenario), seed, policy=policy)
     row = asdict(result)
     row.pop("timeline")
     return row
 
 
-def tune_one(path: str) -> tuple[str, float, float]:
-    """Tune theta for one scenario; returns (name, theta, pooled abandon)."""
+def tune_one(task: tuple[str, str]) -> tuple[str, float, float]:
+    """Tune theta for one (scenario file, engine); returns (name, theta, pooled abandon)."""
+    path, engine = task
     scenario = load_scenario(path)
     # Large teams pool variance within a run: three seeds tune theta as well as five.
     seeds = scenario.seeds[:3] if scenario.agents >= 50 else scenario.seeds
-    theta, results = tune_theta(scenario, seeds, true_models(scenario))
+    theta, results = tune_theta(scenario, seeds, true_models(scenario), simulator=ENGINES[engine])
     return scenario.name, theta, pooled_abandon(results)
 
 
@@ -175,6 +192,15 @@ def summary(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+_ENGINE_TEXT = {
+    "dialer": "Every policy runs through the daemon's own `Dialer` (with its compliance gate "
+    "and state machines), the benchmark's model playing Asterisk, customers and agents "
+    "(`dialerd/sim/engine_sim.py`).",
+    "model": "Every policy runs on the lighter model floor (`dialerd/sim/vsim.py`), not "
+    "through the daemon's `Dialer`.",
+}
+
+
 def render(saved: dict[str, Any], thetas: dict[str, float]) -> str:
     """The section's text from a run's saved rows and metadata."""
     rows = saved["rows"]
@@ -182,7 +208,9 @@ def render(saved: dict[str, Any], thetas: dict[str, float]) -> str:
         f"Command: `{saved['command']}` ({saved['workers']} workers, {saved['scenarios']} "
         f"scenarios, {saved['runs']} runs, {saved['elapsed_s']:.0f} s wall time on the "
         "2-core development machine). One 4-hour, 20-agent shift with the predictive "
-        f"pacer simulates in {saved.get('one_shift_s', float('nan')):.2f} s.\n\n"
+        f"pacer simulates in {saved.get('one_shift_s', float('nan')):.2f} s. "
+        + _ENGINE_TEXT[saved.get("engine", "model")]
+        + "\n\n"
         "Occupancy = talk time / logged-in time; abandon = abandoned live calls "
         "(AMD false positives included) / live answers over the 4-hour shift; "
         "mean (min–max) over the scenario's seeds 1–5, every policy on the same lead "
@@ -212,14 +240,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="config/scenarios/*.toml")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tune", action="store_true", help="re-tune theta in hindsight")
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="dialer",
+        help="dialer: the daemon's Dialer (default); model: the lighter model floor",
+    )
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--out", default="docs/benchmarks.md", help="'-' to skip writing")
     parser.add_argument("--json", default="", help="also write every run's metrics here")
     parser.add_argument("--from-json", default="", help="render a saved --json run instead")
     args = parser.parse_args(argv)
+    thetas_at = theta_file(args.engine)
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
-        saved_thetas = json.loads(THETA_FILE.read_text()) if THETA_FILE.exists() else {}
+        saved_thetas = json.loads(thetas_at.read_text()) if thetas_at.exists() else {}
         body = render(saved, saved_thetas)
         print(body)
         if args.out != "-":
@@ -232,35 +267,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     paths.sort(key=_cost, reverse=True)
     policies = [p for p in args.policies.split(",") if p]
-    thetas: dict[str, float] = json.loads(THETA_FILE.read_text()) if THETA_FILE.exists() else {}
+    thetas: dict[str, float] = json.loads(thetas_at.read_text()) if thetas_at.exists() else {}
     started = time.monotonic()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(args.workers) as pool:
         names = {p: load_scenario(p).name for p in paths}
         if "tuned" in policies:
             todo = [p for p in paths if args.tune or names[p] not in thetas]
-            for name, theta, rate in pool.imap_unordered(tune_one, todo):
+            jobs = [(p, args.engine) for p in todo]
+            for name, theta, rate in pool.imap_unordered(tune_one, jobs):
                 thetas[name] = theta
                 print(f"tuned {name}: theta={theta:.4g} pooled abandon={rate:.4f}", flush=True)
             if todo:
-                THETA_FILE.write_text(json.dumps(dict(sorted(thetas.items())), indent=1) + "\n")
-        tasks: list[tuple[str, str, int, float | None]] = []
+                thetas_at.write_text(json.dumps(dict(sorted(thetas.items())), indent=1) + "\n")
+        tasks: list[tuple[str, str, int, float | None, str]] = []
         for p in paths:
             scenario = load_scenario(p)
             for seed in scenario.seeds:
-                tasks.append((p, "oracle", seed, None))
+                tasks.append((p, "oracle", seed, None, args.engine))
                 for policy in policies:
-                    tasks.append((p, policy, seed, thetas.get(names[p])))
+                    tasks.append((p, policy, seed, thetas.get(names[p]), args.engine))
         rows = list(pool.imap_unordered(run_one, tasks, chunksize=1))
     elapsed = time.monotonic() - started
     # The speed target: one 4-hour, 20-agent shift, timed alone after the pool is done.
     shift = load_scenario(ROOT / "config" / "scenarios" / "us-n20-live20-t3.toml")
     t0 = time.perf_counter()
-    simulate(shift, predictive_for(shift), 1)
+    ENGINES[args.engine](shift, predictive_for(shift), 1)
     one_shift_s = time.perf_counter() - t0
     saved = {
         "one_shift_s": one_shift_s,
-        "command": "python scripts/bench_pacing.py" + (" --tune" if args.tune else ""),
+        "command": "python scripts/bench_pacing.py"
+        + (" --tune" if args.tune else "")
+        + (f" --engine {args.engine}" if args.engine != "dialer" else ""),
+        "engine": args.engine,
         "workers": args.workers,
         "scenarios": len(paths),
         "runs": len(tasks),

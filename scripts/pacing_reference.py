@@ -214,12 +214,20 @@ def true_models(scenario: Scenario) -> dict[OutcomeMix, TrueModel]:
     return {mix: true_model(scenario, mix) for mix in mixes}
 
 
+Simulator = Callable[..., SimResult]
+"""``simulate`` (the model floor) or ``simulate_engine`` (the daemon's Dialer)."""
+
+
 def run_tuned(
-    scenario: Scenario, theta: float, seeds: Sequence[int], models: dict[OutcomeMix, TrueModel]
+    scenario: Scenario,
+    theta: float,
+    seeds: Sequence[int],
+    models: dict[OutcomeMix, TrueModel],
+    simulator: Simulator = simulate,
 ) -> list[SimResult]:
     """One run per seed of the tuned policy at ``theta``."""
     return [
-        simulate(scenario, TunedPacer(scenario, theta, models), seed, policy="tuned")
+        simulator(scenario, TunedPacer(scenario, theta, models), seed, policy="tuned")
         for seed in seeds
     ]
 
@@ -235,14 +243,16 @@ def tune_theta(
     seeds: Sequence[int],
     models: dict[OutcomeMix, TrueModel],
     steps: int = 7,
+    *,
     log: Callable[[str], None] | None = None,
+    simulator: Simulator = simulate,
 ) -> tuple[float, list[SimResult]]:
     """The largest theta whose pooled abandon rate stays under the target (bisection)."""
     lo, hi = math.log(0.0003), math.log(0.3)
     best: tuple[float, list[SimResult]] | None = None
     for _ in range(steps):
         mid = (lo + hi) / 2
-        results = run_tuned(scenario, math.exp(mid), seeds, models)
+        results = run_tuned(scenario, math.exp(mid), seeds, models, simulator)
         rate = pooled_abandon(results)
         if log:
             log(f"{scenario.name} theta={math.exp(mid):.4f} abandon={rate:.4f}")
@@ -253,7 +263,7 @@ def tune_theta(
             hi = mid
     if best is None:
         theta = math.exp(lo)
-        return theta, run_tuned(scenario, theta, seeds, models)
+        return theta, run_tuned(scenario, theta, seeds, models, simulator)
     return best
 
 
