@@ -331,7 +331,14 @@ class _Campaign:
     running: bool = True
     claims_pending: int = 0
     idle_until_wall: dt.datetime | None = None
+    open_until_wall: dt.datetime | None = None  # the calendar was open; look again then
 
+
+_CALL_STATES = tuple(CallState)
+# Progress of a call that changes nothing the pacer sees (it stays a call in flight);
+# time-driven re-evaluation comes from the pacer's own deadline.
+_UNSEEN_BY_PACING = (ev.CallQueued, ev.CallRinging, ev.CallAnswered)
+_DIALING_STATES = frozenset((CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED))
 
 _FAILURES = {
     ev.DialFailure.BUSY: Outcome.BUSY,
@@ -403,7 +410,8 @@ class Dialer:
         self._clock(now, wall_now)
         out: list[cmd.Command] = []
         self._dispatch(item, now, wall_now, out)
-        self._pace(now, wall_now, out)
+        if not isinstance(item, _UNSEEN_BY_PACING):
+            self._pace(now, wall_now, out)
         return out
 
     def handle_timer(self, now: float, wall_now: dt.datetime) -> list[cmd.Command]:
@@ -628,6 +636,7 @@ class Dialer:
             # The pacer kept counting while the campaign was stopped: nothing to seed.
             existing.setup = setup
             existing.running = True
+            existing.open_until_wall = None
             return
         pacer = setup.pacer
         if pacer is None:
@@ -657,17 +666,21 @@ class Dialer:
         return campaign
 
     def _view(self, campaign_id: int, max_lines_per_agent: float) -> PacingView:
-        logged = sum(
-            len(self._agents_in(campaign_id, s))
-            for s in (_A.READY, _A.RESERVED, _A.ON_CALL, _A.WRAP_UP)
+        # Runs after every input: plain lookups in the (campaign, state) indexes.
+        agents, calls = self._agents_by, self._calls_by
+        ready = agents.get((campaign_id, _A.READY), {})
+        logged = len(ready) + sum(
+            len(agents.get((campaign_id, s), ())) for s in (_A.RESERVED, _A.ON_CALL, _A.WRAP_UP)
         )
-        idle = sum(1 for a in self._agents_in(campaign_id, _A.READY).values() if a.offer is None)
-        dialing = sum(
-            len(self._calls_in(campaign_id, s))
-            for s in (CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED)
-        )
-        waiting = len(self._calls_in(campaign_id, CallState.WAITING))
-        lines = sum(len(self._calls_in(campaign_id, s)) for s in CallState)
+        idle = sum(1 for a in ready.values() if a.offer is None)
+        dialing = waiting = lines = 0
+        for state in _CALL_STATES:
+            n = len(calls.get((campaign_id, state), ()))
+            lines += n
+            if state in _DIALING_STATES:
+                dialing += n
+            elif state is CallState.WAITING:
+                waiting = n
         return PacingView(
             agents_logged_in=logged,
             agents_idle=idle,
@@ -686,9 +699,15 @@ class Dialer:
                 continue
             if campaign.idle_until_wall is not None and wall < campaign.idle_until_wall:
                 continue
-            if not s.rules.schedule.is_open(wall):
-                campaign.idle_until_wall = s.rules.schedule.next_change(wall)
-                continue
+            if campaign.open_until_wall is None or wall >= campaign.open_until_wall:
+                # Pacing runs after every input: the calendar is read again only when
+                # it may have changed.
+                if not s.rules.schedule.is_open(wall):
+                    campaign.open_until_wall = None
+                    campaign.idle_until_wall = s.rules.schedule.next_change(wall)
+                    continue
+                change = s.rules.schedule.next_change(wall)
+                campaign.open_until_wall = change or wall + dt.timedelta(days=1)
             if s.mode is DialMode.PREVIEW:
                 self._offer_previews(campaign, out)
                 continue

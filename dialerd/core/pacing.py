@@ -843,6 +843,10 @@ class PredictivePacer:
         """Calls to start now."""
         self._now = now
         cfg = self.config
+        if now < self._evaluated_at + cfg.min_interval_s:
+            # Events come in bursts; an evaluation half a second old still holds, and
+            # progressive dialing in between never adds risk (whatever the fallback).
+            return progressive_dials(view)
         self.window.expire(now)
         self.fallback_reason = self._ready(view)
         if self.fallback_reason is not None:
@@ -852,10 +856,6 @@ class PredictivePacer:
             self.busy.rebuild(
                 [now - since for act, since in self._agents.values() if act is AgentActivity.TALK]
             )
-        if now < self._evaluated_at + cfg.min_interval_s:
-            # Events come in bursts; an evaluation half a second old still holds, and
-            # progressive dialing in between never adds risk.
-            return progressive_dials(view)
         self._evaluated_at = now
         est = estimate_floor(
             now,
