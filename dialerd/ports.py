@@ -416,6 +416,10 @@ class Store(Protocol):
         """Calls not yet ended (after a crash: the ones to reconcile)."""
         ...
 
+    async def release_claims(self, campaign_id: int, contact_ids: Sequence[int]) -> int:
+        """Return these claimed contacts of a campaign to the queue (claimed, not dialled)."""
+        ...
+
     async def release_stale_claims(self) -> int:
         """Return claimed contacts without an open call to the queue (a crash before dial)."""
         ...

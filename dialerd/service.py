@@ -24,6 +24,7 @@ from dialerd import numbers
 from dialerd.adapters.ami import Dial
 from dialerd.adapters.ami_pool import AmiPool
 from dialerd.ami import contract
+from dialerd.claims import ClaimBuffer
 from dialerd.config import Config
 from dialerd.core import commands as cmd
 from dialerd.core import events as ev
@@ -184,6 +185,13 @@ class Service:
         self.stopping = False
         self.idle = asyncio.Event()
         self.redirect_latency: list[float] = []
+        self.claims = ClaimBuffer(
+            store,
+            self.claimer,
+            clock=clock,
+            wall=wall,
+            lock_s=lambda campaign_id: self.lock_s.get(campaign_id, 0.0),
+        )
         self._ready_at: dict[str, float] = {}
 
     # -- start-up -------------------------------------------------------------------------
@@ -420,16 +428,19 @@ class Service:
         await self.feed(PreviewChoice(agent_id, dial, on_dnc))
 
     async def _claim(self, campaign_id: int, count: int, owner: str | None) -> None:
-        now = self.wall()
-        owner_keys = None if owner is None else (owner, self.agent_emails.get(owner, ""))
-        claimed = await self.store.claim_batch(
-            campaign_id,
-            count,
-            now=now,
-            claimer=self.claimer,
-            owner=owner_keys,
-            lock_s=self.lock_s.get(campaign_id, 0.0),
-        )
+        if owner is None:
+            # From the contacts claimed ahead: an import elsewhere must not hold the
+            # engine up (see dialerd/claims.py).
+            claimed = await self.claims.take(campaign_id, count)
+        else:
+            claimed = await self.store.claim_batch(
+                campaign_id,
+                count,
+                now=self.wall(),
+                claimer=self.claimer,
+                owner=(owner, self.agent_emails.get(owner, "")),
+                lock_s=self.lock_s.get(campaign_id, 0.0),
+            )
         contacts = []
         for c in claimed:
             # The list check runs here, immediately before the engine decides to dial.
@@ -504,6 +515,9 @@ class Service:
         self.stopping = True
         for campaign_id in list(self.dialer.campaigns):
             await self.feed(StopCampaign(campaign_id))
+        released = await self.claims.release_all()
+        if released:
+            log.info("claims_released", contacts=released)
         self._check_idle()
 
     def _check_idle(self) -> None:

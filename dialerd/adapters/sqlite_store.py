@@ -1225,6 +1225,19 @@ class SqliteStore:
         )
         return [OpenCall(*r) for r in rows]
 
+    async def release_claims(self, campaign_id: int, contact_ids: Sequence[int]) -> int:
+        """Return these claimed contacts of a campaign to the queue (claimed, not dialled)."""
+        if not contact_ids:
+            return 0
+        async with self._tx() as db:
+            cur = await db.executemany(
+                "UPDATE campaign_contacts SET status = 'retry', claimed_by = NULL,"
+                " claimed_at = NULL WHERE campaign_id = ? AND contact_id = ?"
+                " AND status = 'claimed'",
+                [(campaign_id, c) for c in contact_ids],
+            )
+            return cur.rowcount
+
     async def release_stale_claims(self) -> int:
         """Return claimed contacts without an open call to the queue (a crash before dial)."""
         async with self._tx() as db:
