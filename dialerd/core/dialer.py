@@ -162,6 +162,7 @@ class _Call:
     ready_at: float | None = None
     machine: bool = False
     abandoned: bool = False
+    routed_told: bool = False  # the pacer knows it will need an agent
 
 
 # -- inputs other than AMI facts ---------------------------------------------------------------
@@ -337,7 +338,7 @@ class _Campaign:
 _CALL_STATES = tuple(CallState)
 # Progress of a call that changes nothing the pacer sees (it stays a call in flight);
 # time-driven re-evaluation comes from the pacer's own deadline.
-_UNSEEN_BY_PACING = (ev.CallQueued, ev.CallRinging, ev.CallAnswered)
+_UNSEEN_BY_PACING = (ev.CallQueued, ev.CallRinging)
 _DIALING_STATES = frozenset((CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED))
 
 _FAILURES = {
@@ -558,6 +559,11 @@ class Dialer:
                     call.server = server
                     self._call_to(call, CallState.ANSWERED)
                     call.answered_wall = wall
+                    campaign = self.campaigns.get(call.campaign_id)
+                    if campaign is not None and not campaign.setup.amd:
+                        # Without AMD every answer will need an agent: the pacer counts
+                        # it as demand now, not as a call still ringing.
+                        self._routed(call, now)
             case ev.CallFailed():
                 self._failed(item, now, wall, out)
             case ev.CustomerReady(server, call_id):
@@ -665,7 +671,9 @@ class Dialer:
             raise NotFoundError(f"campaign {campaign_id} is not running here")
         return campaign
 
-    def _view(self, campaign_id: int, max_lines_per_agent: float) -> PacingView:
+    def _view(
+        self, campaign_id: int, max_lines_per_agent: float, *, answered_waits: bool
+    ) -> PacingView:
         # Runs after every input: plain lookups in the (campaign, state) indexes.
         agents, calls = self._agents_by, self._calls_by
         ready = agents.get((campaign_id, _A.READY), {})
@@ -677,10 +685,10 @@ class Dialer:
         for state in _CALL_STATES:
             n = len(calls.get((campaign_id, state), ()))
             lines += n
-            if state in _DIALING_STATES:
+            if state is CallState.WAITING or (answered_waits and state is CallState.ANSWERED):
+                waiting += n
+            elif state in _DIALING_STATES:
                 dialing += n
-            elif state is CallState.WAITING:
-                waiting = n
         return PacingView(
             agents_logged_in=logged,
             agents_idle=idle,
@@ -711,7 +719,7 @@ class Dialer:
             if s.mode is DialMode.PREVIEW:
                 self._offer_previews(campaign, out)
                 continue
-            view = self._view(s.campaign_id, s.max_lines_per_agent)
+            view = self._view(s.campaign_id, s.max_lines_per_agent, answered_waits=not s.amd)
             wanted = campaign.pacer.decide(view, now)
             if wanted > 0:
                 campaign.claims_pending = wanted
@@ -908,7 +916,7 @@ class Dialer:
             call.answered_wall = wall
         call.server = call.server or server
         call.ready_at = now
-        self._pacing(call.campaign_id, CallResolved(call.number_seq, now, CallOutcome.ROUTED))
+        self._routed(call, now)
         if call.preview_agent is not None:
             agent = self.agents.get(call.preview_agent)
             if agent is not None and agent.state is AgentState.RESERVED:
@@ -919,6 +927,11 @@ class Dialer:
         if agent is not None:
             self._move(agent, "reserve", now, out)
             self._redirect(call, agent, out)
+
+    def _routed(self, call: _Call, now: float) -> None:
+        if not call.routed_told:
+            call.routed_told = True
+            self._pacing(call.campaign_id, CallResolved(call.number_seq, now, CallOutcome.ROUTED))
 
     def _redirect(self, call: _Call, agent: _Agent, out: list[cmd.Command]) -> None:
         self._call_to(call, CallState.CONNECTING)

@@ -48,8 +48,11 @@ _LOGGED = (_A.READY, _A.RESERVED, _A.ON_CALL, _A.WRAP_UP)
 _DIALING = (CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED)
 
 
-def recount(d: Dialer, campaign_id: int, max_lines_per_agent: float) -> PacingView:
-    """The pacing view by a full scan of every agent and call."""
+def recount(
+    d: Dialer, campaign_id: int, max_lines_per_agent: float, *, answered_waits: bool
+) -> PacingView:
+    """The pacing view by a full scan of every agent and call (without AMD an answered
+    call waits for an agent)."""
     agents = [a for a in d.agents.values() if a.campaign_id == campaign_id]
     calls = [
         c
@@ -57,11 +60,12 @@ def recount(d: Dialer, campaign_id: int, max_lines_per_agent: float) -> PacingVi
         if c.campaign_id == campaign_id and c.state is not CallState.ENDED
     ]
     logged = sum(1 for a in agents if a.state in _LOGGED)
+    waits = {CallState.WAITING, CallState.ANSWERED} if answered_waits else {CallState.WAITING}
     return PacingView(
         agents_logged_in=logged,
         agents_idle=sum(1 for a in agents if a.state is _A.READY and a.offer is None),
-        calls_dialing=sum(1 for c in calls if c.state in _DIALING),
-        calls_waiting=sum(1 for c in calls if c.state is CallState.WAITING),
+        calls_dialing=sum(1 for c in calls if c.state in _DIALING and c.state not in waits),
+        calls_waiting=sum(1 for c in calls if c.state in waits),
         lines_in_use=len(calls),
         max_lines=int(max_lines_per_agent * logged),
     )
@@ -157,7 +161,9 @@ def test_the_indexes_agree_with_a_full_recount(
         except DialerdError:
             pass  # a refused input changes nothing; the counts must still agree
         assert indexed(d) == scanned(d)
-        assert d._view(1, 3.0) == recount(d, 1, 3.0)
+        for waits in (True, False):
+            view = d._view(1, 3.0, answered_waits=waits)
+            assert view == recount(d, 1, 3.0, answered_waits=waits)
         assert d.in_flight() == sum(1 for c in d.calls.values() if c.state is not CallState.ENDED)
         wrapping = [a.wrap_deadline for a in d.agents.values() if a.wrap_deadline]
         assert sorted(a.wrap_deadline or 0.0 for a in d._wrapping() if a.wrap_deadline) == sorted(

@@ -54,3 +54,19 @@ def test_an_agent_leaving_without_a_result_counts_a_person() -> None:
     rig = connected_then_hung_up()
     rig.do(AgentLogout("1001"), after=3.0)
     assert live_answers(rig) == 1.0
+
+
+@pytest.mark.parametrize(("amd", "waiting", "dialing"), [(False, 1, 0), (True, 0, 1)])
+def test_an_answer_without_amd_is_demand_at_once(amd: bool, waiting: int, dialing: int) -> None:
+    """Without AMD an answered call needs an agent: the pacer sees it waiting, not ringing."""
+    rig = Rig(DialMode.PREDICTIVE, amd=amd)
+    rig.login()
+    rig.do(ContactsClaimed(1, (contact(1),)))
+    [call] = [c.call_id for c in rig.out if isinstance(c, cmd.Originate)]
+    rig.do(ev.CallAnswered(S, call), after=6.0)
+    campaign = rig.d.campaigns[1]
+    pacer = campaign.pacer
+    assert isinstance(pacer, PredictivePacer)
+    view = rig.d._view(1, 3.0, answered_waits=not campaign.setup.amd)
+    assert (view.calls_waiting, view.calls_dialing) == (waiting, dialing)
+    assert len(pacer._dialing) == dialing
