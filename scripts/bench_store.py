@@ -43,6 +43,7 @@ import phonenumbers
 
 from dialerd import admin
 from dialerd.adapters.sqlite_store import DncChecker, SqliteStore
+from dialerd.claims import ClaimBuffer
 from dialerd.config import LimitsConfig
 from dialerd.importing import ImportOptions, import_contacts, upload_dnc
 from dialerd.numbers import dnc_keys
@@ -313,23 +314,38 @@ async def bench_claims(
 ) -> tuple[list[Latency], dict[str, float]]:
     """Claim latency alone, then while another process imports into another campaign."""
     store = await SqliteStore.open(db)
+    # The daemon's own connection, as in ``dialerd run``: its claims go through the
+    # claim-ahead buffer, then the do-not-call check, as ``Service`` does.
+    daemon = await SqliteStore.open(db)
+    buffer = ClaimBuffer(daemon, "bench-daemon", clock=time.monotonic, wall=dt_now)
     out: list[Latency] = []
     try:
-        first, batch = await _claims(store, campaign_id, alone, pause_s, lambda: True)
+        first, batch, taken = await _claims(
+            store, buffer, campaign_id, alone, pause_s, lambda: True
+        )
         out.append(Latency.of("claim_next, alone", first))
         out.append(Latency.of("claim_batch(1), alone", batch))
+        out.append(Latency.of("daemon: next contact (claimed ahead) + DNC check, alone", taken))
         proc, writing, results = _start_import(db, other_csv, other_campaign, batch_rows)
         await asyncio.to_thread(writing.wait)
         started = time.perf_counter()
-        first, batch = await _claims(store, campaign_id, 10**9, pause_s, proc.is_alive)
+        first, batch, taken = await _claims(
+            store, buffer, campaign_id, 10**9, pause_s, proc.is_alive
+        )
         busy_s = time.perf_counter() - started
         figures: dict[str, float] = results.get()
         proc.join()
         out.append(Latency.of("claim_next, during an import", first))
         out.append(Latency.of("claim_batch(1), during an import", batch))
+        out.append(
+            Latency.of("daemon: next contact (claimed ahead) + DNC check, during an import", taken)
+        )
         figures["claim_window_s"] = busy_s
+        figures["buffer_target"] = buffer.target(campaign_id)
+        await buffer.release_all()
     finally:
         await store.close()
+        await daemon.close()
     return out, figures
 
 
@@ -340,13 +356,15 @@ def dt_now() -> dt.datetime:
 
 async def _claims(
     store: SqliteStore,
+    buffer: ClaimBuffer,
     campaign_id: int,
     count: int,
     pause_s: float,
     go_on: Callable[[], bool],
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float]]:
     single: list[float] = []
     batch: list[float] = []
+    taken: list[float] = []
     for _ in range(count):
         if not go_on():
             break
@@ -356,12 +374,19 @@ async def _claims(
         t1 = time.perf_counter()
         claimed = await store.claim_batch(campaign_id, 1, now=now, claimer="bench")
         t2 = time.perf_counter()
-        if got is None or not claimed:
+        await asyncio.sleep(pause_s)
+        t3 = time.perf_counter()
+        ahead = await buffer.take(campaign_id, 1)
+        for c in ahead:
+            await buffer.store.dnc_matches(dnc_keys(c.contact.phone), campaign_id)
+        t4 = time.perf_counter()
+        if got is None or not claimed or not ahead:
             raise SystemExit("the campaign ran out of contacts; import more")
         single.append(t1 - t0)
         batch.append(t2 - t1)
+        taken.append(t4 - t3)
         await asyncio.sleep(pause_s)
-    return single, batch
+    return single, batch, taken
 
 
 async def dnc_upload(db: Path, path: Path) -> dict[str, float]:
