@@ -321,7 +321,7 @@ async def bench_claims(
     out: list[Latency] = []
     try:
         first, batch, taken = await _claims(
-            store, buffer, campaign_id, alone, pause_s, lambda: True
+            store, buffer, campaign_id, alone, pause_s=pause_s, go_on=lambda: True
         )
         out.append(Latency.of("claim_next, alone", first))
         out.append(Latency.of("claim_batch(1), alone", batch))
@@ -330,7 +330,7 @@ async def bench_claims(
         await asyncio.to_thread(writing.wait)
         started = time.perf_counter()
         first, batch, taken = await _claims(
-            store, buffer, campaign_id, 10**9, pause_s, proc.is_alive
+            store, buffer, campaign_id, 10**9, pause_s=pause_s, go_on=proc.is_alive
         )
         busy_s = time.perf_counter() - started
         figures: dict[str, float] = results.get()
@@ -359,6 +359,7 @@ async def _claims(
     buffer: ClaimBuffer,
     campaign_id: int,
     count: int,
+    *,
     pause_s: float,
     go_on: Callable[[], bool],
 ) -> tuple[list[float], list[float], list[float]]:
