@@ -37,7 +37,11 @@ def normalize(raw: str, region: str) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(f"not a phone number ({_parse_reason(exc)})") from None
-    if not phonenumbers.is_valid_number(parsed):
+    # Valid in the default region implies valid (and is several times cheaper to check
+    # for shared country codes such as +1, where the full check tries every region).
+    if not phonenumbers.is_valid_number_for_region(
+        parsed, region
+    ) and not phonenumbers.is_valid_number(parsed):
         if phonenumbers.is_possible_number(parsed):
             raise InvalidNumber("not a valid number in its numbering plan")
         raise InvalidNumber("wrong length for its country")

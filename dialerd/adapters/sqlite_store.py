@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 
 from dialerd.adapters.schema import MIGRATIONS, SCHEMA_VERSION
 from dialerd.core.commands import RecordOutcome
@@ -52,6 +53,7 @@ from dialerd.ports import (
 )
 
 _SETTINGS_DATES = ("start_date", "end_date")
+_encode_json = msgspec.json.Encoder().encode  # an import writes one custom document per row
 
 # The outcome condition is the partial index's own (migration 6), so SQLite uses it, and
 # the index holds every column read, so no table row is visited; a call ends after it
@@ -1485,7 +1487,7 @@ async def _insert_fresh(
                 r.company,
                 r.account,
                 r.timezone,
-                json.dumps(r.custom or {}, ensure_ascii=False),
+                _encode_json(r.custom).decode() if r.custom else "{}",
                 now,
             )
             for i, r in enumerate(rows)
