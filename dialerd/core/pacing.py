@@ -29,7 +29,7 @@ At a decision the pacer estimates
   placed: 1 for a human, ``machine_weight`` (0.5) for a machine that reaches an agent
   (without AMD an agent spends a few seconds dismissing it), 0 otherwise. Who answered
   is learned from the agents' verdicts on connected calls; an abandoned answer counts
-  as the human share. q is kept from the recently resolved attempts (15 minutes and at
+  as a human. q is kept from the recently resolved attempts (15 minutes and at
   least 400 attempts), so a change of answer rate during the day shows within minutes;
 - A = idle agents + sum over busy agents of p(activity, elapsed), the probability that
   an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
@@ -65,8 +65,8 @@ it has too few observations or too few agents, it dials progressively, which add
 abandons, and the rate falls back under the target as live answers accrue. Within
 ``soft_budget_abandons`` (2) of the guard theta is scaled down in proportion to the
 slack left, so that one abandon slows dialing down instead of stopping it for an hour. Abandons
-whose caller is unknown (no AMD: nobody heard who answered) are weighted by the human
-share of recently connected answers that had rung as long; with AMD every human verdict
+whose caller is unknown (no AMD: nobody heard who answered) count as people, so the
+rate the pacer keeps can only be overstated; with AMD every human verdict
 also carries the configured false-positive estimate fp / (1 - fp), and when fp alone
 reaches the target the pacer stays progressive (``amd_budget_spent``): no pacing can
 comply then.
@@ -74,8 +74,7 @@ comply then.
 After a restart the regime window is not learned afresh: the daemon reads the campaign's
 live answers and abandons of the window from the store and hands them to
 ``PredictivePacer.seed_history`` before the first fact, counted as ``observe`` would have
-counted them (wall times become monotonic ones; unknown callers weigh the human share,
-which is 1 until this run has connected 20 answers). The opening credit follows the live
+counted them (wall times become monotonic ones; unknown callers count as people). The opening credit follows the live
 answers in the window, so a window that has history gets only what is left of it.
 
 Sources: the per-agent "free within a window given time already spent" weights and the
@@ -645,7 +644,6 @@ class PredictiveConfig:
     hit_window_s: float = 900.0
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
-    human_share_memory: float = 400.0  # connected answers the human share remembers
     count_machines: bool = False  # q counts routed machines fully, like humans
     machine_weight: float = 0.5  # otherwise a routed machine counts this much
     tick_s: float = 1.0
@@ -670,8 +668,6 @@ class PredictivePacer:
         self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
-        self._humans_by_age = [0.0] * 31
-        self._answered_by_age = [0.0] * 31
         self._now = 0.0
         self._busy_rebuilt_at = -math.inf
         self._evaluated_at = -math.inf
@@ -725,23 +721,10 @@ class PredictivePacer:
                 if answer.human:
                     self.window.add(at, 1.0 + extra, extra)
                 continue
-            weight = self._human_share(None) if answer.human is None else float(answer.human)
+            weight = 1.0 if answer.human is None else float(answer.human)
             if weight > 0:
                 self.window.add(at, weight, weight, weight * (1 - weight))
         self.window.expire(now)
-
-    def _human_share(self, age: float | None) -> float:
-        # Without AMD the abandoned answers are a mix of humans and machines; weigh them
-        # by what agents found on connected calls answered after a similar ring time
-        # (machines answer later than most people), shrunk toward the overall share.
-        if self._answered_connected < 20:
-            return 1.0
-        overall = (sum(self._humans_by_age) + 1) / (sum(self._answered_by_age) + 1)
-        if age is None:
-            return overall
-        b = min(len(self._answered_by_age) - 1, int(age / 2.0))
-        prior = 10.0
-        return (self._humans_by_age[b] + prior * overall) / (self._answered_by_age[b] + prior)
 
     def _count(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
         self.window.add(at, live, abandoned, variance)
@@ -777,14 +760,6 @@ class PredictivePacer:
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
                     self.answers.add(pending[0], pending[1], weight)
-                    # Recent connects weigh most: the human share moves with the
-                    # answer rate during the day.
-                    keep = 1.0 - 1.0 / self.config.human_share_memory
-                    self._answered_by_age = [n * keep for n in self._answered_by_age]
-                    self._humans_by_age = [h * keep for h in self._humans_by_age]
-                    b = min(len(self._answered_by_age) - 1, int(pending[1] / 2.0))
-                    self._answered_by_age[b] += 1.0
-                    self._humans_by_age[b] += float(human)
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
@@ -793,8 +768,12 @@ class PredictivePacer:
                     self._count(at, 1.0 + extra, extra)
             case CallAbandoned(call_id, at, human):
                 pending = self._routed.pop(call_id, None)
-                age = pending[1] if pending is not None else None
-                weight = self._human_share(age) if human is None else float(human)
+                # Nobody heard who answered an abandoned call without AMD. Weighing it by
+                # the human share of connected answers undercounted through the engine
+                # (the abandoned were people more often than the connected ones, 34 %
+                # against 19 % at the same ring time), so it counts as a person: the
+                # rate can then only be overstated.
+                weight = 1.0 if human is None else float(human)
                 if pending is not None:
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self.answers.add(pending[0], pending[1], demand)

@@ -282,28 +282,15 @@ def answered(pacer: PredictivePacer, call_id: int, rung_s: float) -> None:
     pacer.observe(CallResolved(call_id, rung_s, CallOutcome.ROUTED))
 
 
-def test_abandons_of_unknown_callers_are_weighted_by_the_human_share() -> None:
-    """Without AMD an abandoned answer counts as the share of humans agents found."""
-    pacer = PredictivePacer(PredictiveConfig(human_share_memory=1e12))
+def test_abandons_of_unknown_callers_count_as_people() -> None:
+    """Without AMD an abandoned answer counts as a person, whatever agents found on others."""
+    pacer = PredictivePacer()
     for i in range(40):
-        answered(pacer, i, 10.0)
-        pacer.observe(CallConnected(i, 10.0, i % 4 == 0))
-    answered(pacer, 99, 10.0)
-    pacer.observe(CallAbandoned(99, 12.0, None))
-    # 10 humans in 40 at that ring time, shrunk toward the overall 11/41 by 10 answers.
-    assert pacer.window.abandoned == pytest.approx((10 + 10 * 11 / 41) / 50)
-
-
-def test_human_share_depends_on_the_time_rung() -> None:
-    """An abandoned answer after a ring time where machines answer weighs little."""
-    pacer = PredictivePacer(PredictiveConfig(human_share_memory=1e12))
-    for i in range(40):
-        human = i % 2 == 0
-        answered(pacer, i, 8.0 if human else 22.0)
-        pacer.observe(CallConnected(i, 30.0, human))
+        answered(pacer, i, 22.0)
+        pacer.observe(CallConnected(i, 30.0, False))  # every connected answer a machine
     answered(pacer, 99, 22.0)
     pacer.observe(CallAbandoned(99, 30.0, None))
-    assert pacer.window.abandoned == pytest.approx((0 + 10 * 21 / 41) / 30)
+    assert (pacer.window.abandoned, pacer.window.uncertainty) == (1.0, 0.0)
 
 
 def test_amd_false_positive_estimate_is_counted_with_every_human() -> None:
