@@ -74,8 +74,9 @@ comply then.
 After a restart the regime window is not learned afresh: the daemon reads the campaign's
 live answers and abandons of the window from the store and hands them to
 ``PredictivePacer.seed_history`` before the first fact, counted as ``observe`` would have
-counted them (wall times become monotonic ones; unknown callers count as people). The opening credit follows the live
-answers in the window, so a window that has history gets only what is left of it.
+counted them (wall times become monotonic ones; unknown callers count as people). The
+opening credit follows the live answers in the window, so a window that has history gets
+only what is left of it.
 
 Sources: the per-agent "free within a window given time already spent" weights and the
 abandon feedback are the EIS/ITC patent family (US 5,640,445; US 4,933,964); the
