@@ -335,11 +335,9 @@ class _Campaign:
     open_until_wall: dt.datetime | None = None  # the calendar was open; look again then
 
 
-_CALL_STATES = tuple(CallState)
 # Progress of a call that changes nothing the pacer sees (it stays a call in flight);
 # time-driven re-evaluation comes from the pacer's own deadline.
 _UNSEEN_BY_PACING = (ev.CallQueued, ev.CallRinging)
-_DIALING_STATES = frozenset((CallState.DIALING, CallState.UNKNOWN, CallState.ANSWERED))
 
 _FAILURES = {
     ev.DialFailure.BUSY: Outcome.BUSY,
@@ -675,20 +673,36 @@ class Dialer:
         self, campaign_id: int, max_lines_per_agent: float, *, answered_waits: bool
     ) -> PacingView:
         # Runs after every input: plain lookups in the (campaign, state) indexes.
-        agents, calls = self._agents_by, self._calls_by
-        ready = agents.get((campaign_id, _A.READY), {})
-        logged = len(ready) + sum(
-            len(agents.get((campaign_id, s), ())) for s in (_A.RESERVED, _A.ON_CALL, _A.WRAP_UP)
+        agent_get, call_get = self._agents_by.get, self._calls_by.get
+        c = campaign_id
+        ready = agent_get((c, _A.READY), {})
+        idle = len(ready)
+        campaign = self.campaigns.get(c)
+        if campaign is not None and campaign.setup.mode is DialMode.PREVIEW:
+            # Only a preview campaign holds ready agents for an offer; scanning them in
+            # every campaign was a tenth of a large team's simulated shift.
+            idle -= sum(1 for a in ready.values() if a.offer is not None)
+        logged = (
+            len(ready)
+            + len(agent_get((c, _A.RESERVED), ()))
+            + len(agent_get((c, _A.ON_CALL), ()))
+            + len(agent_get((c, _A.WRAP_UP), ()))
         )
-        idle = sum(1 for a in ready.values() if a.offer is None)
-        dialing = waiting = lines = 0
-        for state in _CALL_STATES:
-            n = len(calls.get((campaign_id, state), ()))
-            lines += n
-            if state is CallState.WAITING or (answered_waits and state is CallState.ANSWERED):
-                waiting += n
-            elif state in _DIALING_STATES:
-                dialing += n
+        answered = len(call_get((c, CallState.ANSWERED), ()))
+        dialing = len(call_get((c, CallState.DIALING), ())) + len(
+            call_get((c, CallState.UNKNOWN), ())
+        )
+        waiting = len(call_get((c, CallState.WAITING), ()))
+        if answered_waits:
+            waiting += answered
+        else:
+            dialing += answered
+        lines = (
+            dialing
+            + waiting
+            + len(call_get((c, CallState.CONNECTING), ()))
+            + len(call_get((c, CallState.CONNECTED), ()))
+        )
         return PacingView(
             agents_logged_in=logged,
             agents_idle=idle,
