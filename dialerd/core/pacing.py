@@ -29,8 +29,9 @@ At a decision the pacer estimates
   placed: 1 for a human, ``machine_weight`` (0.5) for a machine that reaches an agent
   (without AMD an agent spends a few seconds dismissing it), 0 otherwise. Who answered
   is learned from the agents' verdicts on connected calls; an abandoned answer counts
-  as a human. q is kept from the recently resolved attempts (15 minutes and at
-  least 400 attempts), so a change of answer rate during the day shows within minutes;
+  as what it is estimated to be (below). q is kept from the recently resolved attempts
+  (15 minutes and at least 400 attempts), so a change of answer rate during the day
+  shows within minutes;
 - A = idle agents + sum over busy agents of p(activity, elapsed), the probability that
   an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
   ``horizon_s`` (15 s). p is learned from the last 1000 (talk, wrap) pairs; calls still
@@ -64,9 +65,23 @@ abandons' worth of live answers, repaid over three times as many); otherwise, an
 it has too few observations or too few agents, it dials progressively, which adds no
 abandons, and the rate falls back under the target as live answers accrue. Within
 ``soft_budget_abandons`` (2) of the guard theta is scaled down in proportion to the
-slack left, so that one abandon slows dialing down instead of stopping it for an hour. Abandons
-whose caller is unknown (no AMD: nobody heard who answered) count as people, so the
-rate the pacer keeps can only be overstated; with AMD every human verdict
+slack left, so that one abandon slows dialing down instead of stopping it for an hour.
+
+Extra calls (beyond progressive) are rationed to ``max_extra_rate`` (0.1) per logged-in
+agent and second, with at most a second's worth or ``max_extra_burst`` (3) in hand: calls
+placed in a burst are answered in a burst, which the rule's independent calls do not
+foresee (100 agents starting at once placed 4.5 lines each and spent a day's budget in a
+minute).
+
+An abandon whose caller is unknown (no AMD: nobody heard who answered) counts as the
+share of people among connected answers of the same ring time (``HumanShare``, 1 s bins,
+the last 30 minutes): answers still waiting for their verdict count as people (a person's
+verdict comes with the agent's result, minutes after a machine's), the share is raised by
+one standard deviation and half an answer, and a ring time with fewer than 20 answers
+counts the abandon as a person. This is the reasoned estimate Ofcom accepts ("answer
+machine calls put through to live operators as a proportion of connected calls"), per
+ring time; ``estimate_unknown_callers=False`` counts every one as a person. With AMD
+every human verdict
 also carries the configured false-positive estimate fp / (1 - fp), and when fp alone
 reaches the target the pacer stays progressive (``amd_budget_spent``): no pacing can
 comply then.
@@ -74,7 +89,8 @@ comply then.
 After a restart the regime window is not learned afresh: the daemon reads the campaign's
 live answers and abandons of the window from the store and hands them to
 ``PredictivePacer.seed_history`` before the first fact, counted as ``observe`` would have
-counted them (wall times become monotonic ones; unknown callers count as people). The
+counted them (wall times become monotonic ones; unknown callers count as people, the
+share being this run's to learn). The
 opening credit follows the live answers in the window, so a window that has history gets
 only what is left of it.
 
@@ -107,6 +123,7 @@ __all__ = [
     "CallPlaced",
     "CallResolved",
     "Estimate",
+    "HumanShare",
     "Pacer",
     "PacingFact",
     "PacingView",
@@ -583,6 +600,68 @@ def estimate_floor(
     return Estimate(mean_l, var_l, [idle + x for x in sums[:kb]], sums[kb:])
 
 
+class HumanShare:
+    """w(age): P(a person answered | the call was answered ``age`` s after it was placed).
+
+    Learned from the agents' verdicts on connected answers, per ``BIN_S`` of age, over the
+    last ``window_s`` seconds (and at least the last ``min_verdicts``). Every estimate
+    errs towards people: routed answers still without a verdict count as people (a
+    person's verdict comes with the agent's result, minutes after a machine's, so the
+    verdicts in hand under-represent people), the value is the upper end of a one-sd
+    interval, and a bin with fewer than ``min_bin`` answers says 1.
+    """
+
+    BIN_S = 1.0
+
+    def __init__(
+        self,
+        window_s: float = 1800.0,
+        min_verdicts: int = 600,
+        min_bin: int = 20,
+        max_age_s: float = 60.0,
+    ) -> None:
+        self.window_s = window_s
+        self.min_verdicts = min_verdicts
+        self.min_bin = min_bin
+        self._nbins = int(max_age_s / self.BIN_S) + 1
+        self._people = [0] * self._nbins
+        self._all = [0] * self._nbins
+        self._pending = [0] * self._nbins
+        self._recent: deque[tuple[float, int, bool]] = deque()
+
+    def _bin(self, age: float) -> int:
+        return min(self._nbins - 1, max(0, int(age / self.BIN_S)))
+
+    def routed(self, age: float) -> None:
+        """An answer went to the agents; its verdict (or its abandon) will follow."""
+        self._pending[self._bin(age)] += 1
+
+    def settled(self, age: float) -> None:
+        """A routed answer got its verdict or was abandoned."""
+        b = self._bin(age)
+        self._pending[b] = max(0, self._pending[b] - 1)
+
+    def verdict(self, at: float, age: float, human: bool) -> None:
+        """An agent's verdict on a connected answer."""
+        b = self._bin(age)
+        self._recent.append((at, b, human))
+        self._all[b] += 1
+        self._people[b] += human
+        while len(self._recent) > self.min_verdicts and self._recent[0][0] < at - self.window_s:
+            _, old, was_human = self._recent.popleft()
+            self._all[old] -= 1
+            self._people[old] -= was_human
+
+    def weight(self, age: float) -> float:
+        """How much an abandoned answer of unknown caller at ``age`` counts as a person."""
+        b = self._bin(age)
+        n = self._all[b] + self._pending[b]
+        if n < self.min_bin:
+            return 1.0
+        w = (self._people[b] + self._pending[b]) / n
+        return min(1.0, w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
+
+
 class RegimeWindow:
     """Live answers and abandons over a sliding window (weights allow estimates).
 
@@ -646,8 +725,15 @@ class PredictiveConfig:
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
     count_machines: bool = False  # q counts routed machines fully, like humans
+    # Without AMD an abandoned answer counts as the share of people agents found on
+    # connected answers of the same ring time (HumanShare); False: as a person.
+    estimate_unknown_callers: bool = True
     machine_weight: float = 0.5  # otherwise a routed machine counts this much
     tick_s: float = 1.0
+    # Calls beyond progressive, per second and logged-in agent (a burst of dials is
+    # answered in a burst, which the independent-calls model does not foresee).
+    max_extra_rate: float = 0.1
+    max_extra_burst: float = 3.0  # ... and at least this many in hand (small teams)
 
 
 class PredictivePacer:
@@ -660,6 +746,7 @@ class PredictivePacer:
         self.answers = AnswerModel((math.inf,), cfg.hit_window_s, cfg.hit_min_attempts)
         self.busy = BusyModel((cfg.horizon_s,))
         self.window = RegimeWindow(cfg.window_s)
+        self.share = HumanShare()
         self.logit_theta = _logit(cfg.theta_initial)
         self._dialing: dict[int, float] = {}
         self._routed: dict[int, tuple[float, float]] = {}
@@ -672,6 +759,7 @@ class PredictivePacer:
         self._now = 0.0
         self._busy_rebuilt_at = -math.inf
         self._evaluated_at = -math.inf
+        self._extra_tokens = math.inf  # full: the first decision caps it
         self.fallback_reason: str | None = "start"
 
     @property
@@ -753,6 +841,7 @@ class PredictivePacer:
                 elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
                     # Whether a human answered is known once an agent hears the call.
                     self._routed[call_id] = (at, at - placed)
+                    self.share.routed(at - placed)
                 else:
                     routed = outcome is CallOutcome.ROUTED
                     self.answers.add(at, at - placed, 1.0 if routed else 0.0)
@@ -761,6 +850,8 @@ class PredictivePacer:
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
                     self.answers.add(pending[0], pending[1], weight)
+                    self.share.settled(pending[1])
+                    self.share.verdict(pending[0], pending[1], human)
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
@@ -769,13 +860,14 @@ class PredictivePacer:
                     self._count(at, 1.0 + extra, extra)
             case CallAbandoned(call_id, at, human):
                 pending = self._routed.pop(call_id, None)
-                # Nobody heard who answered an abandoned call without AMD. Weighing it by
-                # the human share of connected answers undercounted through the engine
-                # (the abandoned were people more often than the connected ones, 34 %
-                # against 19 % at the same ring time), so it counts as a person: the
-                # rate can then only be overstated.
+                # Nobody heard who answered an abandoned call without AMD: it counts as
+                # the share of people among connected answers of the same ring time,
+                # estimated towards people (HumanShare), or as a person.
                 weight = 1.0 if human is None else float(human)
                 if pending is not None:
+                    self.share.settled(pending[1])
+                    if human is None and self.config.estimate_unknown_callers:
+                        weight = self.share.weight(pending[1])
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self.answers.add(pending[0], pending[1], demand)
                 if weight > 0:
@@ -828,6 +920,13 @@ class PredictivePacer:
             # progressive dialing in between never adds risk (whatever the fallback).
             return progressive_dials(view)
         self.window.expire(now)
+        # Extra calls are rationed: tokens accrue with the team and time, at most a
+        # second's worth (or max_extra_burst) in hand.
+        per_s = cfg.max_extra_rate * view.agents_logged_in
+        elapsed = min(1.0, now - self._evaluated_at) if self._evaluated_at > -math.inf else 1.0
+        self._extra_tokens = min(
+            max(per_s, cfg.max_extra_burst), self._extra_tokens + per_s * max(0.0, elapsed)
+        )
         self.fallback_reason = self._ready(view)
         if self.fallback_reason is not None:
             return progressive_dials(view)
@@ -860,7 +959,7 @@ class PredictivePacer:
         if slack < 0:
             self.fallback_reason = "abandon budget spent"
             return progressive_dials(view)
-        return threshold_dials(
+        n = threshold_dials(
             view,
             mean_l=est.mean_l[0],
             var_l=est.var_l[0],
@@ -869,3 +968,9 @@ class PredictivePacer:
             q_new=self.answers.rows()[0][0],
             theta=self.theta * self.spend,
         )
+        floor = progressive_dials(view)
+        extra = max(0, n - floor)
+        if extra > self._extra_tokens:
+            extra = int(self._extra_tokens)
+        self._extra_tokens -= extra
+        return floor + extra

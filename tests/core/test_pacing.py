@@ -18,6 +18,7 @@ from dialerd.core.pacing import (
     CallOutcome,
     CallPlaced,
     CallResolved,
+    HumanShare,
     Pacer,
     PacingView,
     PowerPacer,
@@ -282,15 +283,69 @@ def answered(pacer: PredictivePacer, call_id: int, rung_s: float) -> None:
     pacer.observe(CallResolved(call_id, rung_s, CallOutcome.ROUTED))
 
 
-def test_abandons_of_unknown_callers_count_as_people() -> None:
-    """Without AMD an abandoned answer counts as a person, whatever agents found on others."""
+def test_an_unknown_caller_weighs_the_share_of_people_at_its_ring_time() -> None:
+    """Without AMD an abandoned answer counts as the share of people agents found on
+    answers of the same ring time, raised by one sd and half an answer."""
     pacer = PredictivePacer()
     for i in range(40):
         answered(pacer, i, 22.0)
-        pacer.observe(CallConnected(i, 30.0, False))  # every connected answer a machine
+        pacer.observe(CallConnected(i, 30.0, i % 4 == 0))  # one in four a person
+    answered(pacer, 99, 22.3)
+    pacer.observe(CallAbandoned(99, 30.0, None))
+    w = 0.25 + math.sqrt(0.25 * 0.75 / 40) + 0.5 / 40
+    assert pacer.window.abandoned == pytest.approx(w)
+    assert pacer.window.uncertainty == pytest.approx(w * (1 - w))
+
+
+def test_answers_still_without_a_verdict_count_as_people() -> None:
+    """A person's verdict comes minutes after a machine's: answers routed and not yet
+    judged count as people in the share."""
+    pacer = PredictivePacer()
+    for i in range(40):
+        answered(pacer, i, 22.0)
+    for i in range(20):
+        pacer.observe(CallConnected(i, 30.0, False))  # 20 machines judged, 20 pending
     answered(pacer, 99, 22.0)
     pacer.observe(CallAbandoned(99, 30.0, None))
-    assert (pacer.window.abandoned, pacer.window.uncertainty) == (1.0, 0.0)
+    assert pacer.window.abandoned == pytest.approx(0.5 + math.sqrt(0.25 / 40) + 0.5 / 40)
+
+
+def test_an_unknown_caller_counts_as_a_person_where_answers_are_few() -> None:
+    """At a ring time with fewer than 20 answers, or with the estimate off, an abandoned
+    answer of unknown caller counts as a person."""
+    for config in (PredictiveConfig(), PredictiveConfig(estimate_unknown_callers=False)):
+        pacer = PredictivePacer(config)
+        for i in range(40):
+            answered(pacer, i, 22.0)
+            pacer.observe(CallConnected(i, 30.0, False))
+        answered(pacer, 98, 22.0 if not config.estimate_unknown_callers else 8.0)
+        pacer.observe(CallAbandoned(98, 30.0, None))
+        assert (pacer.window.abandoned, pacer.window.uncertainty) == (1.0, 0.0)
+
+
+def test_human_share_forgets_old_verdicts() -> None:
+    """Verdicts older than the window leave the share once more than the minimum are kept."""
+    share = HumanShare(window_s=100.0, min_verdicts=30, min_bin=20)
+    for i in range(30):
+        share.verdict(float(i), 10.0, False)
+    for i in range(30):
+        share.verdict(200.0 + i, 10.0, True)
+    assert share.weight(10.0) == pytest.approx(1.0)  # the machines were forgotten
+
+
+def test_extra_calls_are_rationed_by_team_size_and_time() -> None:
+    """Ten idle agents, nothing in flight, a rule that wants 30 calls: the first decision
+    adds 3 extra calls (the burst in hand for a small team), then 0.1 per agent and
+    second accrue."""
+    unlimited = PredictiveConfig(
+        opening_credit_live=1000.0, max_extra_rate=math.inf, max_extra_burst=math.inf
+    )
+    assert trained(unlimited).decide(view(idle=10, agents=10, lines=0), 401.0) == 30
+    pacer = trained(PredictiveConfig(opening_credit_live=1000.0))
+    assert pacer.decide(view(idle=10, agents=10, lines=0), 401.0) == 10 + 3
+    assert pacer.fallback_reason is None
+    assert pacer.decide(view(idle=10, agents=10, lines=13), 401.5) == 10  # half a token
+    assert pacer.decide(view(idle=10, agents=10, lines=13), 402.5) == 10 + 1
 
 
 def test_amd_false_positive_estimate_is_counted_with_every_human() -> None:
