@@ -720,7 +720,7 @@ class PredictiveConfig:
     reserve_sd: float = 1.0  # ... plus this many sd of the abandons counted and coming
     min_agents: int = 2
     min_attempts: int = 100
-    min_busy_periods: int = 20
+    min_busy_periods: int = 20  # finished calls, and at least one per logged-in agent
     hit_window_s: float = 900.0
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
@@ -905,7 +905,9 @@ class PredictivePacer:
             return "too few agents"
         if len(self.answers) < cfg.min_attempts or self.answers.live_weight < 5:
             return "too few attempts"
-        if len(self.busy) < cfg.min_busy_periods:
+        if len(self.busy) < max(cfg.min_busy_periods, view.agents_logged_in):
+            # A team that starts together first sees its shortest calls end; until as
+            # many calls as agents have ended the busy model over-promises free agents.
             return "too few finished calls"
         if self.amd_budget_spent:
             return "AMD false positives use up the abandon budget"

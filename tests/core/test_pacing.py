@@ -235,6 +235,15 @@ def test_predictive_falls_back_to_progressive_without_data() -> None:
     assert pacer.fallback_reason == "too few attempts"
 
 
+def test_predictive_waits_for_as_many_finished_calls_as_agents() -> None:
+    """Fifty finished calls: enough for fifty agents, too few for sixty."""
+    pacer = trained(PredictiveConfig(opening_credit_live=100.0))
+    assert pacer.decide(view(idle=60, agents=60, lines=0), 401.0) == 60
+    assert pacer.fallback_reason == "too few finished calls"
+    pacer.decide(view(idle=50, agents=50, lines=0), 402.0)
+    assert pacer.fallback_reason is None
+
+
 def test_predictive_dials_more_than_progressive_when_budget_allows() -> None:
     """Ten idle agents and nothing in flight: the pacer places more than ten calls."""
     pacer = trained(PredictiveConfig(opening_credit_live=100.0))
