@@ -21,6 +21,7 @@ plain run only evaluates; ``--tune`` recomputes it. The table goes into
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import re
@@ -90,7 +91,7 @@ def run_one(task: tuple[str, str, int, float | None, str]) -> dict[str, object]:
         result = simulator(scenario, VicidialPacer(scenario.abandon_target), seed, policy=policy)
     elif policy == "tuned":
         assert theta is not None
-        pacer = TunedPacer(scenario, theta, _true_models_of(path, scenario))
+        pacer = TunedPacer(scenario, theta, _true_models_of(path))
         result = simulator(scenario, pacer, seed, policy=policy)
     else:
         result = simulator(scenario, predictive_for(scenario), seed, policy=policy)
@@ -99,19 +100,14 @@ def run_one(task: tuple[str, str, int, float | None, str]) -> dict[str, object]:
     return row
 
 
-_TRUE_MODELS: dict[str, dict[OutcomeMix, TrueModel]] = {}
-
-
-def _true_models_of(path: str, scenario: Scenario) -> dict[OutcomeMix, TrueModel]:
+@functools.cache
+def _true_models_of(path: str) -> dict[OutcomeMix, TrueModel]:
     """The scenario's true tables, built once per worker process.
 
     They are drawn from a fixed seed, so every run of the scenario gets the same tables;
     building them (100,000 draws per outcome mix) cost a third of a tuned run.
     """
-    models = _TRUE_MODELS.get(path)
-    if models is None:
-        models = _TRUE_MODELS[path] = true_models(scenario)
-    return models
+    return true_models(load_scenario(path))
 
 
 def tune_one(task: tuple[str, str]) -> tuple[str, float, float]:

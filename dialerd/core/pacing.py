@@ -605,10 +605,11 @@ class HumanShare:
 
     Learned from the agents' verdicts on connected answers, per ``BIN_S`` of age, over the
     last ``window_s`` seconds (and at least the last ``min_verdicts``). Every estimate
-    errs towards people: routed answers still without a verdict count as people (a
-    person's verdict comes with the agent's result, minutes after a machine's, so the
-    verdicts in hand under-represent people), the value is the upper end of a one-sd
-    interval, and a bin with fewer than ``min_bin`` answers says 1.
+    errs towards people: the routed answers still without a verdict (the caller's
+    ``pending`` ages) count as people (a person's verdict comes with the agent's result,
+    minutes after a machine's, so the verdicts in hand under-represent people), the value
+    is the upper end of a one-sd interval, and a bin with fewer than ``min_bin`` answers
+    says 1.
     """
 
     BIN_S = 1.0
@@ -626,20 +627,10 @@ class HumanShare:
         self._nbins = int(max_age_s / self.BIN_S) + 1
         self._people = [0] * self._nbins
         self._all = [0] * self._nbins
-        self._pending = [0] * self._nbins
         self._recent: deque[tuple[float, int, bool]] = deque()
 
     def _bin(self, age: float) -> int:
         return min(self._nbins - 1, max(0, int(age / self.BIN_S)))
-
-    def routed(self, age: float) -> None:
-        """An answer went to the agents; its verdict (or its abandon) will follow."""
-        self._pending[self._bin(age)] += 1
-
-    def settled(self, age: float) -> None:
-        """A routed answer got its verdict or was abandoned."""
-        b = self._bin(age)
-        self._pending[b] = max(0, self._pending[b] - 1)
 
     def verdict(self, at: float, age: float, human: bool) -> None:
         """An agent's verdict on a connected answer."""
@@ -652,13 +643,17 @@ class HumanShare:
             self._all[old] -= 1
             self._people[old] -= was_human
 
-    def weight(self, age: float) -> float:
-        """How much an abandoned answer of unknown caller at ``age`` counts as a person."""
+    def weight(self, age: float, pending: Iterable[float] = ()) -> float:
+        """How much an abandoned answer of unknown caller at ``age`` counts as a person.
+
+        ``pending``: the ages of routed answers still waiting for their verdict.
+        """
         b = self._bin(age)
-        n = self._all[b] + self._pending[b]
+        waiting = sum(1 for a in pending if self._bin(a) == b)
+        n = self._all[b] + waiting
         if n < self.min_bin:
             return 1.0
-        w = (self._people[b] + self._pending[b]) / n
+        w = (self._people[b] + waiting) / n
         return min(1.0, w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
 
 
@@ -841,7 +836,6 @@ class PredictivePacer:
                 elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
                     # Whether a human answered is known once an agent hears the call.
                     self._routed[call_id] = (at, at - placed)
-                    self.share.routed(at - placed)
                 else:
                     routed = outcome is CallOutcome.ROUTED
                     self.answers.add(at, at - placed, 1.0 if routed else 0.0)
@@ -850,7 +844,6 @@ class PredictivePacer:
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
                     self.answers.add(pending[0], pending[1], weight)
-                    self.share.settled(pending[1])
                     self.share.verdict(pending[0], pending[1], human)
                 self._answered_connected += 1
                 if human:
@@ -865,9 +858,9 @@ class PredictivePacer:
                 # estimated towards people (HumanShare), or as a person.
                 weight = 1.0 if human is None else float(human)
                 if pending is not None:
-                    self.share.settled(pending[1])
                     if human is None and self.config.estimate_unknown_callers:
-                        weight = self.share.weight(pending[1])
+                        waiting = (age for _, age in self._routed.values())
+                        weight = self.share.weight(pending[1], waiting)
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self.answers.add(pending[0], pending[1], demand)
                 if weight > 0:
@@ -925,9 +918,9 @@ class PredictivePacer:
         # Extra calls are rationed: tokens accrue with the team and time, at most a
         # second's worth (or max_extra_burst) in hand.
         per_s = cfg.max_extra_rate * view.agents_logged_in
-        elapsed = min(1.0, now - self._evaluated_at) if self._evaluated_at > -math.inf else 1.0
+        elapsed = min(1.0, max(0.0, now - self._evaluated_at))
         self._extra_tokens = min(
-            max(per_s, cfg.max_extra_burst), self._extra_tokens + per_s * max(0.0, elapsed)
+            max(per_s, cfg.max_extra_burst), self._extra_tokens + per_s * elapsed
         )
         self.fallback_reason = self._ready(view)
         if self.fallback_reason is not None:
