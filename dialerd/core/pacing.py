@@ -78,7 +78,8 @@ share of people among connected answers of the same ring time (``HumanShare``, 1
 the last 30 minutes): answers still waiting for their verdict count as people (a person's
 verdict comes with the agent's result, minutes after a machine's), the share is raised by
 one standard deviation and half an answer, and a ring time with fewer than 20 answers
-counts the abandon as a person. This is the reasoned estimate Ofcom accepts ("answer
+takes in the ring times up to 2 s either side, then counts the abandon as a person if
+there are still too few. This is the reasoned estimate Ofcom accepts ("answer
 machine calls put through to live operators as a proportion of connected calls"), per
 ring time; ``estimate_unknown_callers=False`` counts every one as a person. With AMD
 every human verdict
@@ -609,7 +610,8 @@ class HumanShare:
     ``pending`` ages) count as people (a person's verdict comes with the agent's result,
     minutes after a machine's, so the verdicts in hand under-represent people), the value
     is the upper end of a one-sd interval, and a bin with fewer than ``min_bin`` answers
-    says 1.
+    takes in the bins either side, up to ``max_spread`` of them, and says 1 if there are
+    still too few.
     """
 
     BIN_S = 1.0
@@ -619,11 +621,13 @@ class HumanShare:
         window_s: float = 1800.0,
         min_verdicts: int = 600,
         min_bin: int = 20,
+        max_spread: int = 2,
         max_age_s: float = 60.0,
     ) -> None:
         self.window_s = window_s
         self.min_verdicts = min_verdicts
         self.min_bin = min_bin
+        self.max_spread = max_spread
         self._nbins = int(max_age_s / self.BIN_S) + 1
         self._people = [0] * self._nbins
         self._all = [0] * self._nbins
@@ -649,11 +653,18 @@ class HumanShare:
         ``pending``: the ages of routed answers still waiting for their verdict.
         """
         b = self._bin(age)
-        waiting = sum(1 for a in pending if self._bin(a) == b)
-        n = self._all[b] + waiting
-        if n < self.min_bin:
+        waiting = [self._bin(a) for a in pending]
+        # A sparse bin borrows its neighbours' answers (the share changes little from
+        # one second to the next) before it falls back to counting a person.
+        for k in range(self.max_spread + 1):
+            lo, hi = max(0, b - k), min(self._nbins - 1, b + k)
+            pending_here = sum(1 for a in waiting if lo <= a <= hi)
+            n = sum(self._all[lo : hi + 1]) + pending_here
+            if n >= self.min_bin:
+                break
+        else:
             return 1.0
-        w = (self._people[b] + waiting) / n
+        w = (sum(self._people[lo : hi + 1]) + pending_here) / n
         return min(1.0, w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
 
 

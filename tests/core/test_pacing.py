@@ -342,6 +342,23 @@ def test_human_share_forgets_old_verdicts() -> None:
     assert share.weight(10.0) == pytest.approx(1.0)  # the machines were forgotten
 
 
+def test_human_share_sparse_bin_borrows_from_neighbours_then_counts_a_person() -> None:
+    """A ring time with too few answers takes in those up to max_spread bins either side;
+    beyond that reach, or still too few, the abandon counts as a person."""
+    share = HumanShare(window_s=1000.0, min_verdicts=100, min_bin=20, max_spread=2)
+    for i in range(40):
+        share.verdict(float(i), 18.5, i < 10)  # 10 people in 40 answers, 2 s away
+    for i in range(5):
+        share.verdict(50.0 + i, 20.5, False)  # the bin asked about: 5 machines
+    n, w = 45, 10 / 45
+    assert share.weight(20.5) == pytest.approx(w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
+    assert share.weight(21.5) == pytest.approx(1.0)  # 3 s away: only the 5 machines
+    narrow = HumanShare(window_s=1000.0, min_verdicts=100, min_bin=20, max_spread=0)
+    for i in range(5):
+        narrow.verdict(float(i), 20.5, False)
+    assert narrow.weight(20.5) == pytest.approx(1.0)
+
+
 def test_extra_calls_are_rationed_by_team_size_and_time() -> None:
     """Ten idle agents, nothing in flight, a rule that wants 30 calls: the first decision
     adds 3 extra calls (the burst in hand for a small team), then 0.1 per agent and
