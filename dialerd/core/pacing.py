@@ -83,7 +83,8 @@ there are still too few. This is the reasoned estimate Ofcom accepts ("answer
 machine calls put through to live operators as a proportion of connected calls"), per
 ring time; ``estimate_unknown_callers=False`` counts every one as a person. With AMD
 every human verdict
-also carries the configured false-positive estimate fp / (1 - fp), and when fp alone
+also carries the configured false-positive estimate fp / (1 - fp) (its variance,
+fp / (1 - fp)^2, goes to the guard's reserve), and when fp alone
 reaches the target the pacer stays progressive (``amd_budget_spent``): no pacing can
 comply then.
 
@@ -808,18 +809,27 @@ class PredictivePacer:
         if len(self.window):
             raise UsageError("seed a pacer's history before it counts any answer")
         offset = wall_now.timestamp() - now
-        fp = self.config.amd_false_positive_rate
-        extra = fp / (1 - fp) if fp < 1 else 0.0
+        extra, extra_var = self._false_positives_per_human()
         for answer in sorted(answers, key=lambda a: a.at_s):
             at = min(now, answer.at_s - offset)
             if not answer.abandoned:
                 if answer.human:
-                    self.window.add(at, 1.0 + extra, extra)
+                    self.window.add(at, 1.0 + extra, extra, extra_var)
                 continue
             weight = 1.0 if answer.human is None else float(answer.human)
             if weight > 0:
                 self.window.add(at, weight, weight, weight * (1 - weight))
         self.window.expire(now)
+
+    def _false_positives_per_human(self) -> tuple[float, float]:
+        # AMD hangs up on a share fp of the people it hears: the people it hangs up on
+        # between two it lets through are geometric, of mean fp / (1 - fp) and variance
+        # fp / (1 - fp)^2. The variance goes to the guard's reserve: the count is an
+        # estimate, and over a shift the real one strays by several abandons.
+        fp = self.config.amd_false_positive_rate
+        if not 0 < fp < 1:
+            return 0.0, 0.0
+        return fp / (1 - fp), fp / (1 - fp) ** 2
 
     def _count(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
         self.window.add(at, live, abandoned, variance)
@@ -859,9 +869,8 @@ class PredictivePacer:
                 self._answered_connected += 1
                 if human:
                     self._humans_connected += 1
-                    fp = self.config.amd_false_positive_rate
-                    extra = fp / (1 - fp) if fp < 1 else 0.0
-                    self._count(at, 1.0 + extra, extra)
+                    extra, extra_var = self._false_positives_per_human()
+                    self._count(at, 1.0 + extra, extra, extra_var)
             case CallAbandoned(call_id, at, human):
                 pending = self._routed.pop(call_id, None)
                 # Nobody heard who answered an abandoned call without AMD: it counts as

@@ -375,11 +375,14 @@ def test_extra_calls_are_rationed_by_team_size_and_time() -> None:
 
 
 def test_amd_false_positive_estimate_is_counted_with_every_human() -> None:
-    """With AMD each connected human carries fp / (1 - fp) estimated abandons."""
+    """With AMD each connected human carries fp / (1 - fp) estimated abandons, and their
+    variance."""
     pacer = PredictivePacer(PredictiveConfig(amd_false_positive_rate=0.2))
     pacer.observe(CallConnected(1, 1.0, True))
     assert pacer.window.abandoned == pytest.approx(0.25)
     assert pacer.window.live == pytest.approx(1.25)
+    # The estimate's spread (geometric: fp / (1 - fp)^2) goes to the guard's reserve.
+    assert pacer.window.uncertainty == pytest.approx(0.2 / 0.8**2)
 
 
 def test_amd_false_positives_over_target_force_progressive() -> None:
