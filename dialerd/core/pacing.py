@@ -361,6 +361,38 @@ class Estimate:
     var_a: list[float]
 
 
+class _BinnedWindow:
+    """Counts and weights per bin over a sliding window of samples.
+
+    Keeps the samples of the last ``window_s`` seconds, and at least the last
+    ``min_kept``; ``counts[b]`` and ``weights[b]`` are their number and summed weight in
+    bin b, ``weight`` the summed weight of all.
+    """
+
+    def __init__(self, nbins: int, window_s: float, min_kept: int) -> None:
+        self.window_s = window_s
+        self.min_kept = min_kept
+        self.counts = [0] * nbins
+        self.weights = [0.0] * nbins
+        self.weight = 0.0
+        self._recent: deque[tuple[float, int, float]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def add(self, at: float, b: int, weight: float) -> None:
+        """Count a sample of bin ``b`` at time ``at``; forget what left the window."""
+        self._recent.append((at, b, weight))
+        self.counts[b] += 1
+        self.weights[b] += weight
+        self.weight += weight
+        while len(self._recent) > self.min_kept and self._recent[0][0] < at - self.window_s:
+            _, old, was = self._recent.popleft()
+            self.counts[old] -= 1
+            self.weights[old] -= was
+            self.weight -= was
+
+
 class AnswerModel:
     """q_h(age): P(a call unresolved ``age`` s after placing needs an agent within h s).
 
@@ -379,32 +411,23 @@ class AnswerModel:
         max_age_s: float = 60.0,
     ) -> None:
         self.horizons_s = tuple(horizons_s)
-        self.window_s = window_s
-        self.min_attempts = min_attempts
         self._nbins = int(max_age_s / self.BIN_S) + 1
-        self._total = [0] * self._nbins
-        self._live = [0.0] * self._nbins
-        self._recent: deque[tuple[float, int, float]] = deque()
+        self._window = _BinnedWindow(self._nbins, window_s, min_attempts)
         self._rows: list[tuple[float, ...]] = []
         self._adds = 0
-        self.live_weight = 0.0
 
     def __len__(self) -> int:
-        return len(self._recent)
+        return len(self._window)
+
+    @property
+    def live_weight(self) -> float:
+        """The summed weight of the attempts in the window."""
+        return self._window.weight
 
     def add(self, at: float, age: float, live: float) -> None:
         """Record an attempt that resolved ``age`` s after it was placed."""
-        b = min(self._nbins - 1, int(age / self.BIN_S))
-        self._recent.append((at, b, live))
-        self._total[b] += 1
-        self._live[b] += live
-        self.live_weight += live
+        self._window.add(at, min(self._nbins - 1, int(age / self.BIN_S)), live)
         self._adds += 1
-        while len(self._recent) > self.min_attempts and self._recent[0][0] < at - self.window_s:
-            _, old, was_live = self._recent.popleft()
-            self._total[old] -= 1
-            self._live[old] -= was_live
-            self.live_weight -= was_live
 
     def rows(self) -> list[tuple[float, ...]]:
         """Per age bin: q_h for every horizon, then q_h (1 - q_h) for every horizon."""
@@ -415,8 +438,8 @@ class AnswerModel:
             total = [0] * (n + 1)
             live = [0.0] * (n + 1)
             for b in range(n - 1, -1, -1):
-                total[b] = total[b + 1] + self._total[b]
-                live[b] = live[b + 1] + self._live[b]
+                total[b] = total[b + 1] + self._window.counts[b]
+                live[b] = live[b + 1] + self._window.weights[b]
             spans = [int(min(h, 1e6) / self.BIN_S) for h in self.horizons_s]
             rows = []
             for b in range(n):
@@ -625,28 +648,17 @@ class HumanShare:
         max_spread: int = 2,
         max_age_s: float = 60.0,
     ) -> None:
-        self.window_s = window_s
-        self.min_verdicts = min_verdicts
         self.min_bin = min_bin
         self.max_spread = max_spread
         self._nbins = int(max_age_s / self.BIN_S) + 1
-        self._people = [0] * self._nbins
-        self._all = [0] * self._nbins
-        self._recent: deque[tuple[float, int, bool]] = deque()
+        self._window = _BinnedWindow(self._nbins, window_s, min_verdicts)
 
     def _bin(self, age: float) -> int:
         return min(self._nbins - 1, max(0, int(age / self.BIN_S)))
 
     def verdict(self, at: float, age: float, human: bool) -> None:
         """An agent's verdict on a connected answer."""
-        b = self._bin(age)
-        self._recent.append((at, b, human))
-        self._all[b] += 1
-        self._people[b] += human
-        while len(self._recent) > self.min_verdicts and self._recent[0][0] < at - self.window_s:
-            _, old, was_human = self._recent.popleft()
-            self._all[old] -= 1
-            self._people[old] -= was_human
+        self._window.add(at, self._bin(age), 1.0 if human else 0.0)
 
     def weight(self, age: float, pending: Iterable[float] = ()) -> float:
         """How much an abandoned answer of unknown caller at ``age`` counts as a person.
@@ -660,12 +672,12 @@ class HumanShare:
         for k in range(self.max_spread + 1):
             lo, hi = max(0, b - k), min(self._nbins - 1, b + k)
             pending_here = sum(1 for a in waiting if lo <= a <= hi)
-            n = sum(self._all[lo : hi + 1]) + pending_here
+            n = sum(self._window.counts[lo : hi + 1]) + pending_here
             if n >= self.min_bin:
                 break
         else:
             return 1.0
-        w = (sum(self._people[lo : hi + 1]) + pending_here) / n
+        w = (sum(self._window.weights[lo : hi + 1]) + pending_here) / n
         return min(1.0, w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
 
 
