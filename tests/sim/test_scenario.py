@@ -39,6 +39,16 @@ def test_standard_scenarios_all_parse() -> None:
         assert scenario.seeds == (1, 2, 3, 4, 5)
 
 
+def test_robustness_scenarios_all_parse() -> None:
+    """Every shipped robustness scenario is valid, named after its file, with five seeds."""
+    files = sorted((ROOT / "config" / "scenarios" / "robustness").glob("*.toml"))
+    assert len(files) == 15
+    for f in files:
+        scenario = load_scenario(f)
+        assert scenario.name == f.stem
+        assert scenario.seeds == (1, 2, 3, 4, 5)
+
+
 def test_unknown_top_level_key_is_named() -> None:
     """An unknown top-level key is an error naming the key."""
     with pytest.raises(ConfigError, match="'agentz'"):
