@@ -123,6 +123,8 @@ class _Model:
         self._logged = 0
         self._lines = 0
         self._agent_was: dict[str, str] = {}
+        self._wall_at = 0.0
+        self._wall = _EPOCH
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -130,10 +132,17 @@ class _Model:
         heapq.heappush(self.heap, (when, next(self.seq), action))
 
     def feed(self, item: Input, now: float) -> None:
-        self.run(self.dialer.handle(item, now, _EPOCH + dt.timedelta(seconds=now)), now)
+        self.run(self.dialer.handle(item, now, self.wall(now)), now)
 
     def timer(self, now: float) -> None:
-        self.run(self.dialer.handle_timer(now, _EPOCH + dt.timedelta(seconds=now)), now)
+        self.run(self.dialer.handle_timer(now, self.wall(now)), now)
+
+    def wall(self, now: float) -> dt.datetime:
+        # Most inputs come in bursts at one instant: the datetime is built once per instant.
+        if now != self._wall_at:
+            self._wall_at = now
+            self._wall = _EPOCH + dt.timedelta(seconds=now)
+        return self._wall
 
     def advance(self, now: float) -> None:
         t = min(now, self.shift_end)
@@ -148,18 +157,16 @@ class _Model:
     # -- the engine's commands ------------------------------------------------------------
 
     def run(self, commands: list[cmd.Command], now: float) -> None:
+        # The most frequent first: this runs for every command of the shift.
         for c in commands:
-            match c:
-                case cmd.ClaimContacts(campaign_id, count, _):
-                    self.feed(ContactsClaimed(campaign_id, self._claim(count, now)), now)
-                case cmd.Originate(call_id=call_id, number=number):
-                    self._originate(call_id, int(number[2:]), now)
-                case cmd.Redirect(call_id, agent_id, _):
-                    self._connect(call_id, agent_id, now)
-                case cmd.AgentStatus(agent_id, state, _, _):
-                    self._agent_state(agent_id, state, now)
-                case _:
-                    pass
+            if isinstance(c, cmd.AgentStatus):
+                self._agent_state(c.agent_id, c.state, now)
+            elif isinstance(c, cmd.Originate):
+                self._originate(c.call_id, int(c.number[2:]), now)
+            elif isinstance(c, cmd.ClaimContacts):
+                self.feed(ContactsClaimed(c.campaign_id, self._claim(c.count, now)), now)
+            elif isinstance(c, cmd.Redirect):
+                self._connect(c.call_id, c.agent_id, now)
 
     def _claim(self, count: int, now: float) -> tuple[Claimed, ...]:
         if now >= self.shift_end:
