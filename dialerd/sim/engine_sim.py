@@ -326,21 +326,23 @@ def simulate_engine(
     marks = (0.0, 0.0, 0.0)
     next_point = timeline_step_s
     now = 0.0
+    # Once per event: the model's attributes are looked up once, not on every turn.
+    heap, dialer, shift_end, pop = model.heap, model.dialer, model.shift_end, heapq.heappop
     while True:
-        deadline = model.dialer.get_timer()
+        deadline = dialer.get_timer()
         tick = deadline if deadline is not None and deadline > now else None
-        if model.heap and (tick is None or model.heap[0][0] <= tick):
-            now = model.heap[0][0]
+        if heap and (tick is None or heap[0][0] <= tick):
+            now = heap[0][0]
             model.advance(now)
-            while model.heap and model.heap[0][0] == now:
-                heapq.heappop(model.heap)[2](now)
-        elif tick is not None and tick < model.shift_end:
+            while heap and heap[0][0] == now:
+                pop(heap)[2](now)
+        elif tick is not None and tick < shift_end:
             now = tick
             model.advance(now)
             model.timer(now)
         else:
             break
-        while now >= next_point and next_point <= model.shift_end:
+        while now >= next_point and next_point <= shift_end:
             agent = model.agent_time_s - marks[1]
             timeline.append(
                 TimelinePoint(
@@ -354,7 +356,7 @@ def simulate_engine(
             )
             marks = (model.talk_s, model.agent_time_s, model.lines_area)
             next_point += timeline_step_s
-        if now >= model.shift_end and model.dialer.in_flight() == 0:
+        if now >= shift_end and dialer.in_flight() == 0:
             break
     model.advance(model.shift_end)
 
