@@ -36,7 +36,7 @@ from dialerd.core.pacing import (
     progressive_dials,
     threshold_dials,
 )
-from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, draw_attempt
+from dialerd.sim.scenario import AttemptSampler, LeadFile, OutcomeMix, Scenario
 from dialerd.sim.vsim import SimResult, simulate
 
 
@@ -141,8 +141,9 @@ def true_model(scenario: Scenario, mix: OutcomeMix, samples: int = 100_000) -> T
     answers = AnswerModel((1e9,), window_s=math.inf, min_attempts=samples)
     busy = BusyModel((15.0,), size=samples, rebuild_every=samples + 1, min_tail=50)
     pairs: list[tuple[float, float]] = []
+    draw = AttemptSampler(scenario).draw
     for _ in range(samples):
-        attempt = draw_attempt(rng, scenario).resolve(scenario, mix)
+        attempt = draw(rng).resolve(scenario, mix)
         if attempt.answered and attempt.verdict_after_answer_s is not None:
             age = attempt.resolved_after_s + attempt.verdict_after_answer_s
         else:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from dialerd.core.schedule import LocalHours, Schedule
 
@@ -94,6 +95,8 @@ DEFAULT_RETRY_RULES: Mapping[Outcome, RetryRule] = {
 
 ABANDON_LOCK = dt.timedelta(hours=72)
 MACHINE_LOCK = dt.timedelta(hours=24)
+_T = TypeVar("_T")
+_SET_TYPES: tuple[type, ...] = (set, frozenset, type({}.keys()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +165,9 @@ def check(
     """Apply every rule of the module header in order; the first failure is the verdict."""
     if on_dnc:
         return Refused(Refusal.DNC)
-    if candidate.contact_id in set(contacts_in_call):
+    if candidate.contact_id in _as_set(contacts_in_call):
         return Refused(Refusal.CONTACT_IN_CALL)
-    if candidate.number in set(numbers_in_call):
+    if candidate.number in _as_set(numbers_in_call):
         return Refused(Refusal.NUMBER_IN_CALL)
     if candidate.locked_by_other:
         return Refused(Refusal.CONTACT_LOCKED)
@@ -196,6 +199,15 @@ def check(
             Refusal.LOCAL_HOURS, rules.local_hours.next_allowed(wall_now, candidate.zones)
         )
     return Allowed()
+
+
+def _as_set(items: Iterable[_T]) -> Set[_T]:
+    # The engine passes the keys of its live-call indexes: copying them into a new set
+    # before every dial cost time in proportion to the calls in flight.
+    # The exact types first: the abstract class's isinstance check is itself slow.
+    if type(items) in _SET_TYPES or isinstance(items, Set):
+        return cast(Set[_T], items)
+    return set(items)
 
 
 def _redial_lock(history: Iterable[Attempt], wall_now: dt.datetime) -> Refused | None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import itertools
+import operator
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -355,7 +356,18 @@ _PACING_FAILURES = {
 }
 _CONNECT_MARGIN_S = 0.3  # keep a Redirect clear of the dialplan's own hold timer
 _RECHECK = dt.timedelta(seconds=60)
+_BY_SINCE = operator.attrgetter("since", "agent_id")  # longest idle first, then by id
+_VIEW_AGENTS = (AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP)
+_VIEW_CALLS = (
+    CallState.ANSWERED,
+    CallState.DIALING,
+    CallState.UNKNOWN,
+    CallState.WAITING,
+    CallState.CONNECTING,
+    CallState.CONNECTED,
+)
 _K = TypeVar("_K")
+_ViewBuckets = tuple[tuple[dict[str, _Agent], ...], tuple[dict[str, _Call], ...]]
 
 
 def _past_answers(history: tuple[tuple[float, Outcome], ...], *, amd: bool) -> list[PastAnswer]:
@@ -394,6 +406,8 @@ class Dialer:
     offers: dict[str, Claimed] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _wall_offset: float = 0.0
+    _clock_wall: dt.datetime | None = None
+    _clock_now: float = 0.0
     # Indexes kept in step with every state change, so that no input scans all calls or all
     # agents: live calls and agents by (campaign, state), and the contacts and numbers in a
     # live call (with how many calls each is in).
@@ -401,6 +415,7 @@ class Dialer:
     _agents_by: dict[tuple[int, AgentState], dict[str, _Agent]] = field(default_factory=dict)
     _live_contacts: dict[int, int] = field(default_factory=dict)
     _live_numbers: dict[str, int] = field(default_factory=dict)
+    _view_index: dict[int, _ViewBuckets] = field(default_factory=dict)
 
     # -- public surface -----------------------------------------------------------------
 
@@ -430,15 +445,24 @@ class Dialer:
 
     def get_timer(self) -> float | None:
         """The monotonic time at which :meth:`handle_timer` must run next, if any."""
-        deadlines = [a.wrap_deadline for a in self._wrapping() if a.wrap_deadline]
+        # Asked after every input: the earliest is kept as it goes, no list is built.
+        first: float | None = None
+        for (_, state), bucket in self._agents_by.items():
+            if state is AgentState.WRAP_UP:
+                for agent in bucket.values():
+                    deadline = agent.wrap_deadline
+                    if deadline and (first is None or deadline < first):
+                        first = deadline
         for campaign in self.campaigns.values():
             if campaign.running:
                 deadline = campaign.pacer.next_deadline()
-                if deadline is not None:
-                    deadlines.append(deadline)
+                if deadline is not None and (first is None or deadline < first):
+                    first = deadline
                 if campaign.idle_until_wall is not None:
-                    deadlines.append(campaign.idle_until_wall.timestamp() - self._wall_offset)
-        return min(deadlines, default=None)
+                    deadline = campaign.idle_until_wall.timestamp() - self._wall_offset
+                    if first is None or deadline < first:
+                        first = deadline
+        return first
 
     def call_state(self, call_id: str) -> CallState:
         """The state of a call (tests and status reports)."""
@@ -503,6 +527,10 @@ class Dialer:
     # -- dispatch -------------------------------------------------------------------------
 
     def _dispatch(self, item: Input, now: float, wall: dt.datetime, out: list[cmd.Command]) -> None:
+        if isinstance(item, ev.AmiEvent):
+            # Most inputs are AMI facts: straight to them, past the other inputs' cases.
+            self._ami(item, now, wall, out)
+            return
         match item:
             case StartCampaign(setup):
                 self._start(setup, now, wall)
@@ -539,8 +567,6 @@ class Dialer:
                 self._redirect_failed(call_id, now, wall, out)
             case RecoveredCall():
                 self._recovered(item, now)
-            case _:
-                self._ami(item, now, wall, out)
 
     def _ami(
         self, item: ev.AmiEvent, now: float, wall: dt.datetime, out: list[cmd.Command]
@@ -672,37 +698,25 @@ class Dialer:
     def _view(
         self, campaign_id: int, max_lines_per_agent: float, *, answered_waits: bool
     ) -> PacingView:
-        # Runs after every input: plain lookups in the (campaign, state) indexes.
-        agent_get, call_get = self._agents_by.get, self._calls_by.get
-        c = campaign_id
-        ready = agent_get((c, _A.READY), {})
+        # Runs after every input: the sizes of the (campaign, state) index buckets.
+        agents, calls = self._view_buckets(campaign_id)
+        ready, reserved, on_call, wrap_up = agents
+        answered_, dialing_, unknown, waiting_, connecting, connected = calls
         idle = len(ready)
-        campaign = self.campaigns.get(c)
+        campaign = self.campaigns.get(campaign_id)
         if campaign is not None and campaign.setup.mode is DialMode.PREVIEW:
             # Only a preview campaign holds ready agents for an offer; scanning them in
             # every campaign was a tenth of a large team's simulated shift.
             idle -= sum(1 for a in ready.values() if a.offer is not None)
-        logged = (
-            len(ready)
-            + len(agent_get((c, _A.RESERVED), ()))
-            + len(agent_get((c, _A.ON_CALL), ()))
-            + len(agent_get((c, _A.WRAP_UP), ()))
-        )
-        answered = len(call_get((c, CallState.ANSWERED), ()))
-        dialing = len(call_get((c, CallState.DIALING), ())) + len(
-            call_get((c, CallState.UNKNOWN), ())
-        )
-        waiting = len(call_get((c, CallState.WAITING), ()))
+        logged = len(ready) + len(reserved) + len(on_call) + len(wrap_up)
+        answered = len(answered_)
+        dialing = len(dialing_) + len(unknown)
+        waiting = len(waiting_)
         if answered_waits:
             waiting += answered
         else:
             dialing += answered
-        lines = (
-            dialing
-            + waiting
-            + len(call_get((c, CallState.CONNECTING), ()))
-            + len(call_get((c, CallState.CONNECTED), ()))
-        )
+        lines = dialing + waiting + len(connecting) + len(connected)
         return PacingView(
             agents_logged_in=logged,
             agents_idle=idle,
@@ -711,6 +725,18 @@ class Dialer:
             lines_in_use=lines,
             max_lines=int(max_lines_per_agent * logged),
         )
+
+    def _view_buckets(self, campaign_id: int) -> _ViewBuckets:
+        """The index buckets ``_view`` counts, in its order; looked up once per campaign.
+
+        They stay valid: the indexes empty a bucket but never drop or replace it.
+        """
+        buckets = self._view_index.get(campaign_id)
+        if buckets is None:
+            agents = tuple(self._agents_by.setdefault((campaign_id, s), {}) for s in _VIEW_AGENTS)
+            calls = tuple(self._calls_by.setdefault((campaign_id, s), {}) for s in _VIEW_CALLS)
+            buckets = self._view_index[campaign_id] = (agents, calls)
+        return buckets
 
     def _pace(self, now: float, wall: dt.datetime, out: list[cmd.Command]) -> None:
         if not self.servers_up:
@@ -957,7 +983,7 @@ class Dialer:
         ready = [
             a for a in self._agents_in(campaign_id, AgentState.READY).values() if a.offer is None
         ]
-        return min(ready, key=lambda a: (a.since, a.agent_id), default=None)
+        return min(ready, key=_BY_SINCE, default=None)
 
     def _serve_waiting(
         self, agent: _Agent, now: float, wall: dt.datetime, out: list[cmd.Command]
@@ -1256,6 +1282,9 @@ class Dialer:
         out.append(cmd.AgentStatus(agent.agent_id, new.value, agent.call_id, agent.reason))
 
     def _clock(self, now: float, wall: dt.datetime) -> None:
+        if wall is self._clock_wall and now == self._clock_now:
+            return  # inputs come in bursts at one instant: the offset is known
         if wall.tzinfo is None:
             raise ValueError("wall_now must be timezone-aware")
         self._wall_offset = wall.timestamp() - now
+        self._clock_wall, self._clock_now = wall, now

@@ -123,6 +123,8 @@ class _Model:
         self._logged = 0
         self._lines = 0
         self._agent_was: dict[str, str] = {}
+        self._wall_at = 0.0
+        self._wall = _EPOCH
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -130,10 +132,17 @@ class _Model:
         heapq.heappush(self.heap, (when, next(self.seq), action))
 
     def feed(self, item: Input, now: float) -> None:
-        self.run(self.dialer.handle(item, now, _EPOCH + dt.timedelta(seconds=now)), now)
+        self.run(self.dialer.handle(item, now, self.wall(now)), now)
 
     def timer(self, now: float) -> None:
-        self.run(self.dialer.handle_timer(now, _EPOCH + dt.timedelta(seconds=now)), now)
+        self.run(self.dialer.handle_timer(now, self.wall(now)), now)
+
+    def wall(self, now: float) -> dt.datetime:
+        # Most inputs come in bursts at one instant: the datetime is built once per instant.
+        if now != self._wall_at:
+            self._wall_at = now
+            self._wall = _EPOCH + dt.timedelta(seconds=now)
+        return self._wall
 
     def advance(self, now: float) -> None:
         t = min(now, self.shift_end)
@@ -148,18 +157,16 @@ class _Model:
     # -- the engine's commands ------------------------------------------------------------
 
     def run(self, commands: list[cmd.Command], now: float) -> None:
+        # The most frequent first: this runs for every command of the shift.
         for c in commands:
-            match c:
-                case cmd.ClaimContacts(campaign_id, count, _):
-                    self.feed(ContactsClaimed(campaign_id, self._claim(count, now)), now)
-                case cmd.Originate(call_id=call_id, number=number):
-                    self._originate(call_id, int(number[2:]), now)
-                case cmd.Redirect(call_id, agent_id, _):
-                    self._connect(call_id, agent_id, now)
-                case cmd.AgentStatus(agent_id, state, _, _):
-                    self._agent_state(agent_id, state, now)
-                case _:
-                    pass
+            if isinstance(c, cmd.AgentStatus):
+                self._agent_state(c.agent_id, c.state, now)
+            elif isinstance(c, cmd.Originate):
+                self._originate(c.call_id, int(c.number[2:]), now)
+            elif isinstance(c, cmd.ClaimContacts):
+                self.feed(ContactsClaimed(c.campaign_id, self._claim(c.count, now)), now)
+            elif isinstance(c, cmd.Redirect):
+                self._connect(c.call_id, c.agent_id, now)
 
     def _claim(self, count: int, now: float) -> tuple[Claimed, ...]:
         if now >= self.shift_end:
@@ -319,21 +326,23 @@ def simulate_engine(
     marks = (0.0, 0.0, 0.0)
     next_point = timeline_step_s
     now = 0.0
+    # Once per event: the model's attributes are looked up once, not on every turn.
+    heap, dialer, shift_end, pop = model.heap, model.dialer, model.shift_end, heapq.heappop
     while True:
-        deadline = model.dialer.get_timer()
+        deadline = dialer.get_timer()
         tick = deadline if deadline is not None and deadline > now else None
-        if model.heap and (tick is None or model.heap[0][0] <= tick):
-            now = model.heap[0][0]
+        if heap and (tick is None or heap[0][0] <= tick):
+            now = heap[0][0]
             model.advance(now)
-            while model.heap and model.heap[0][0] == now:
-                heapq.heappop(model.heap)[2](now)
-        elif tick is not None and tick < model.shift_end:
+            while heap and heap[0][0] == now:
+                pop(heap)[2](now)
+        elif tick is not None and tick < shift_end:
             now = tick
             model.advance(now)
             model.timer(now)
         else:
             break
-        while now >= next_point and next_point <= model.shift_end:
+        while now >= next_point and next_point <= shift_end:
             agent = model.agent_time_s - marks[1]
             timeline.append(
                 TimelinePoint(
@@ -347,7 +356,7 @@ def simulate_engine(
             )
             marks = (model.talk_s, model.agent_time_s, model.lines_area)
             next_point += timeline_step_s
-        if now >= model.shift_end and model.dialer.in_flight() == 0:
+        if now >= shift_end and dialer.in_flight() == 0:
             break
     model.advance(model.shift_end)
 

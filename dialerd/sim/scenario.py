@@ -45,6 +45,7 @@ __all__ = [
     "Amd",
     "Attempt",
     "AttemptDraw",
+    "AttemptSampler",
     "Change",
     "LeadFile",
     "LiveAnswerComponent",
@@ -352,41 +353,69 @@ class Attempt:
 
 def draw_attempt(rng: random.Random, scenario: Scenario) -> AttemptDraw:
     """Draw one attempt's randomness; every field is drawn, in a fixed order."""
-    u_outcome = rng.random()
-    pdd = scenario.post_dial_delay_s.draw(rng)
-    u_mix = rng.random()
-    component = scenario.live_answer[-1]
-    acc = 0.0
-    total = sum(c.weight for c in scenario.live_answer)
-    for c in scenario.live_answer:
-        acc += c.weight / total
-        if u_mix < acc:
-            component = c
-            break
-    live_ring = max(scenario.live_answer_min_s, component.dist.draw(rng))
-    machine_ring = scenario.machine_answer_s.draw(rng)
-    busy = scenario.busy_s.draw(rng)
-    invalid = scenario.invalid_s.draw(rng)
-    greeting = scenario.greeting_s.draw(rng)
-    talk = scenario.talk.draw(rng)
-    wrap = scenario.wrap.draw(rng)
-    handling = scenario.machine_handling_s.draw(rng)
-    u_amd = rng.random()
-    verdict = scenario.amd.machine_verdict_s.draw(rng)
-    return AttemptDraw(
-        u_outcome=u_outcome,
-        post_dial_delay_s=pdd,
-        live_ring_s=live_ring,
-        machine_ring_s=machine_ring,
-        busy_s=busy,
-        invalid_s=invalid,
-        greeting_s=greeting,
-        talk_s=talk,
-        wrap_s=wrap,
-        machine_handling_s=handling,
-        u_amd=u_amd,
-        machine_verdict_s=verdict,
-    )
+    return AttemptSampler(scenario).draw(rng)
+
+
+class AttemptSampler:
+    """Draws the attempts of one scenario (``draw_attempt`` for many draws).
+
+    A lead file draws tens of thousands of attempts and the tuned policy's true tables
+    100,000 per outcome mix: the scenario's constants (the live-answer mixture's edges,
+    the lognormals' parameters) are worked out once here rather than for every draw.
+    The variates are drawn from ``rng`` in the same order and with the same arguments as
+    the distributions' own ``draw`` methods would, so the draws are the same.
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self._scenario = scenario
+        total = sum(c.weight for c in scenario.live_answer)
+        edges: list[tuple[float, Uniform | Normal]] = []
+        acc = 0.0
+        for c in scenario.live_answer:
+            acc += c.weight / total
+            edges.append((acc, c.dist))
+        self._live_edges = tuple(edges)
+        self._live_last = scenario.live_answer[-1].dist
+        self._talk = (scenario.talk.mu, scenario.talk.sigma)
+        self._wrap = (scenario.wrap.mu, scenario.wrap.sigma)
+
+    def draw(self, rng: random.Random) -> AttemptDraw:
+        """Draw one attempt's randomness; every field is drawn, in a fixed order."""
+        sc = self._scenario
+        uniform = rng.uniform
+        u_outcome = rng.random()
+        pdd = uniform(sc.post_dial_delay_s.low_s, sc.post_dial_delay_s.high_s)
+        u_mix = rng.random()
+        dist = self._live_last
+        for edge, d in self._live_edges:
+            if u_mix < edge:
+                dist = d
+                break
+        live_ring = max(sc.live_answer_min_s, dist.draw(rng))
+        machine = sc.machine_answer_s
+        machine_ring = max(machine.min_s, rng.gauss(machine.mean_s, machine.sd_s))
+        busy = uniform(sc.busy_s.low_s, sc.busy_s.high_s)
+        invalid = uniform(sc.invalid_s.low_s, sc.invalid_s.high_s)
+        greeting = uniform(sc.greeting_s.low_s, sc.greeting_s.high_s)
+        talk = rng.lognormvariate(*self._talk)
+        wrap = rng.lognormvariate(*self._wrap)
+        handling = uniform(sc.machine_handling_s.low_s, sc.machine_handling_s.high_s)
+        u_amd = rng.random()
+        verdict = uniform(sc.amd.machine_verdict_s.low_s, sc.amd.machine_verdict_s.high_s)
+        return AttemptDraw(
+            u_outcome=u_outcome,
+            post_dial_delay_s=pdd,
+            live_ring_s=live_ring,
+            machine_ring_s=machine_ring,
+            busy_s=busy,
+            invalid_s=invalid,
+            greeting_s=greeting,
+            talk_s=talk,
+            wrap_s=wrap,
+            machine_handling_s=handling,
+            u_amd=u_amd,
+            machine_verdict_s=verdict,
+        )
 
 
 class LeadFile:
@@ -397,13 +426,13 @@ class LeadFile:
     """
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
-        self._scenario = scenario
         self._rng = random.Random(f"dialerd-leads-v1:{seed}")
+        self._sample = AttemptSampler(scenario).draw
         self._draws: list[AttemptDraw] = []
 
     def __getitem__(self, index: int) -> AttemptDraw:
         while len(self._draws) <= index:
-            self._draws.append(draw_attempt(self._rng, self._scenario))
+            self._draws.append(self._sample(self._rng))
         return self._draws[index]
 
     def __iter__(self) -> Iterator[AttemptDraw]:
