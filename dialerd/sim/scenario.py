@@ -362,8 +362,8 @@ class AttemptSampler:
     A lead file draws tens of thousands of attempts and the tuned policy's true tables
     100,000 per outcome mix: the scenario's constants (the live-answer mixture's edges,
     the lognormals' parameters) are worked out once here rather than for every draw.
-    The variates are drawn from ``rng`` in the same order and with the same arguments as
-    the distributions' own ``draw`` methods would, so the draws are the same.
+    The lognormals are drawn with the same arguments as ``LogNormal.draw`` would use, so
+    the draws are the same.
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -382,9 +382,8 @@ class AttemptSampler:
     def draw(self, rng: random.Random) -> AttemptDraw:
         """Draw one attempt's randomness; every field is drawn, in a fixed order."""
         sc = self._scenario
-        uniform = rng.uniform
         u_outcome = rng.random()
-        pdd = uniform(sc.post_dial_delay_s.low_s, sc.post_dial_delay_s.high_s)
+        pdd = sc.post_dial_delay_s.draw(rng)
         u_mix = rng.random()
         dist = self._live_last
         for edge, d in self._live_edges:
@@ -392,16 +391,15 @@ class AttemptSampler:
                 dist = d
                 break
         live_ring = max(sc.live_answer_min_s, dist.draw(rng))
-        machine = sc.machine_answer_s
-        machine_ring = max(machine.min_s, rng.gauss(machine.mean_s, machine.sd_s))
-        busy = uniform(sc.busy_s.low_s, sc.busy_s.high_s)
-        invalid = uniform(sc.invalid_s.low_s, sc.invalid_s.high_s)
-        greeting = uniform(sc.greeting_s.low_s, sc.greeting_s.high_s)
+        machine_ring = sc.machine_answer_s.draw(rng)
+        busy = sc.busy_s.draw(rng)
+        invalid = sc.invalid_s.draw(rng)
+        greeting = sc.greeting_s.draw(rng)
         talk = rng.lognormvariate(*self._talk)
         wrap = rng.lognormvariate(*self._wrap)
-        handling = uniform(sc.machine_handling_s.low_s, sc.machine_handling_s.high_s)
+        handling = sc.machine_handling_s.draw(rng)
         u_amd = rng.random()
-        verdict = uniform(sc.amd.machine_verdict_s.low_s, sc.amd.machine_verdict_s.high_s)
+        verdict = sc.amd.machine_verdict_s.draw(rng)
         return AttemptDraw(
             u_outcome=u_outcome,
             post_dial_delay_s=pdd,
