@@ -324,6 +324,16 @@ def simulate_engine(
 
     timeline: list[TimelinePoint] = []
     marks = (0.0, 0.0, 0.0)
+
+    def point_since(marks: tuple[float, float, float], end_s: float) -> TimelinePoint:
+        agent = model.agent_time_s - marks[1]
+        return TimelinePoint(
+            end_s=end_s,
+            occupancy=(model.talk_s - marks[0]) / agent if agent else 0.0,
+            abandon_rate=model.abandoned / model.live_answered if model.live_answered else 0.0,
+            lines_per_agent=(model.lines_area - marks[2]) / agent if agent else 0.0,
+        )
+
     next_point = timeline_step_s
     now = 0.0
     # Once per event: the model's attributes are looked up once, not on every turn.
@@ -343,22 +353,17 @@ def simulate_engine(
         else:
             break
         while now >= next_point and next_point <= shift_end:
-            agent = model.agent_time_s - marks[1]
-            timeline.append(
-                TimelinePoint(
-                    end_s=next_point,
-                    occupancy=(model.talk_s - marks[0]) / agent if agent else 0.0,
-                    abandon_rate=model.abandoned / model.live_answered
-                    if model.live_answered
-                    else 0.0,
-                    lines_per_agent=(model.lines_area - marks[2]) / agent if agent else 0.0,
-                )
-            )
+            timeline.append(point_since(marks, next_point))
             marks = (model.talk_s, model.agent_time_s, model.lines_area)
             next_point += timeline_step_s
         if now >= shift_end and dialer.in_flight() == 0:
             break
     model.advance(model.shift_end)
+    # The last events may come before the shift ends: the steps left close at its end.
+    while next_point <= shift_end:
+        timeline.append(point_since(marks, next_point))
+        marks = (model.talk_s, model.agent_time_s, model.lines_area)
+        next_point += timeline_step_s
 
     return result_of(
         model,

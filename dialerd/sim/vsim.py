@@ -371,6 +371,19 @@ def simulate(
         if floor.logged_in:
             peak = max(peak, floor.lines_in_use / floor.logged_in)
 
+    def close_step(end_s: float) -> None:
+        nonlocal mark_talk, mark_agent, mark_lines
+        agent = floor.agent_time_s - mark_agent
+        timeline.append(
+            TimelinePoint(
+                end_s=end_s,
+                occupancy=(floor.talk_s - mark_talk) / agent if agent else 0.0,
+                abandon_rate=floor.abandoned / floor.live_answered if floor.live_answered else 0.0,
+                lines_per_agent=(floor.lines_area - mark_lines) / agent if agent else 0.0,
+            )
+        )
+        mark_talk, mark_agent, mark_lines = floor.talk_s, floor.agent_time_s, floor.lines_area
+
     now = 0.0
     dial(now)
     next_tick = 0.0
@@ -390,23 +403,16 @@ def simulate(
         while now >= next_tick + timeline_step_s and next_tick + timeline_step_s <= shift_end:
             next_tick += timeline_step_s
             # Timeline points are recorded at event granularity: close enough for a plot.
-            agent = floor.agent_time_s - mark_agent
-            timeline.append(
-                TimelinePoint(
-                    end_s=next_tick,
-                    occupancy=(floor.talk_s - mark_talk) / agent if agent else 0.0,
-                    abandon_rate=floor.abandoned / floor.live_answered
-                    if floor.live_answered
-                    else 0.0,
-                    lines_per_agent=(floor.lines_area - mark_lines) / agent if agent else 0.0,
-                )
-            )
-            mark_talk, mark_agent, mark_lines = floor.talk_s, floor.agent_time_s, floor.lines_area
+            close_step(next_tick)
         if now < shift_end:
             dial(now)
         elif not floor.dialing and not floor.waiting:
             break
     floor.advance(shift_end)
+    # The last events may come before the shift ends: the steps left close at its end.
+    while next_tick + timeline_step_s <= shift_end:
+        next_tick += timeline_step_s
+        close_step(next_tick)
 
     return result_of(
         floor,

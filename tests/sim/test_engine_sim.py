@@ -6,7 +6,7 @@ import dataclasses
 
 from dialerd.core.pacing import PowerPacer, PredictiveConfig, PredictivePacer, ProgressivePacer
 from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import Scenario
+from dialerd.sim.scenario import AgentChange, Scenario
 from dialerd.sim.vsim import simulate
 
 SHORT = dataclasses.replace(Scenario(), agents=10, shift_s=3600.0)
@@ -45,3 +45,12 @@ def test_predictive_through_the_engine_stays_under_target() -> None:
     assert result.under_target
     assert result.occupancy > progressive.occupancy
     assert result.policy == "predictive"
+
+
+def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
+    """Every agent gone at 20 minutes: the steps after the last call still close."""
+    scenario = SHORT.with_(agent_changes=(AgentChange(1200.0, -SHORT.agents),))
+    result = simulate_engine(scenario, ProgressivePacer(), 1, timeline_step_s=900.0)
+    assert [p.end_s for p in result.timeline] == [900.0, 1800.0, 2700.0, 3600.0]
+    assert result.timeline[0].occupancy > 0
+    assert result.timeline[-1].occupancy == 0.0

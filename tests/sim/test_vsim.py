@@ -201,3 +201,12 @@ def test_standard_scenario_runs_with_the_predictive_pacer() -> None:
     result = simulate(scenario.with_(shift_s=900.0), make_pacer(scenario, "predictive"), 1)
     assert result.agents == 10
     assert result.dials > 0
+
+
+def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
+    """Every agent gone at 10 minutes: the steps after the last call still close."""
+    scenario = SHORT.with_(agent_changes=(AgentChange(600.0, -SHORT.agents),))
+    result = simulate(scenario, ProgressivePacer(), 1, timeline_step_s=600.0)
+    assert [p.end_s for p in result.timeline] == [600.0, 1200.0, 1800.0]
+    assert result.timeline[0].occupancy > 0
+    assert result.timeline[-1].abandon_rate == result.abandon_rate
