@@ -526,7 +526,10 @@ class BusyModel:
         while True:
             lo = bisect.bisect_right(wraps, w)
             tail = m - lo
-            if tail < self.min_tail:
+            # The first row takes whatever wraps there are: without it every agent in
+            # wrap would count as surely free (early in the day, while fewer than
+            # min_tail wraps have ended, that sent bursts of calls to nobody).
+            if tail < self.min_tail and (rows or tail == 0):
                 break
             ps = [(bisect.bisect_right(wraps, w + h) - lo) / tail for h in self.horizons_s]
             rows.append((*ps, *(p * (1 - p) for p in ps)))

@@ -186,6 +186,25 @@ def test_busy_model_long_talks_end_at_a_learned_constant_rate() -> None:
     assert model.p(AgentActivity.TALK, 5000.0) == model.p(AgentActivity.TALK, 150.0)
 
 
+def test_busy_model_with_few_wraps_does_not_count_agents_in_wrap_as_free() -> None:
+    """Fewer wraps than min_tail still give the wrap row: a 30 s wrap is not over in 15 s."""
+    model = BusyModel((15.0,), min_tail=20)
+    for _ in range(18):
+        model.add(60.0, 30.0)
+    model.add(4.0, 0.0)  # a machine dismissed at once: no wrap
+    model.rebuild()
+    assert model.p(AgentActivity.WRAP, 0.0) == 0.0
+    assert model.p(AgentActivity.WRAP, 20.0) == 0.0
+
+
+def test_busy_model_without_wraps_takes_an_agent_in_wrap_as_free() -> None:
+    """A team that has no wrap-up leaves wrap at once."""
+    model = BusyModel((15.0,), min_tail=1)
+    model.add(60.0, 0.0)
+    model.rebuild()
+    assert model.p(AgentActivity.WRAP, 0.0) == 1.0
+
+
 def test_a_repeated_activity_does_not_end_the_period() -> None:
     """A reserved agent whose call connects stays in one talk period, not two."""
     pacer = PredictivePacer()
