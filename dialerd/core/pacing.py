@@ -39,7 +39,9 @@ At a decision the pacer estimates
   calls have ended, long calls are not expected to end soon. Past the elapsed time that
   fewer than 20 calls outlasted, talk ends at a constant rate (their ends over their
   time beyond it) and one of their wraps follows: a count over so few calls would be
-  noise, and the heavy tail of talk times keeps many agents there;
+  noise, and the heavy tail of talk times keeps many agents there. While fewer than 20
+  wraps have ended, an agent in wrap takes the share of them that ended within the
+  horizon, whatever its elapsed time (never "surely free");
 
 and places one more call while P(L >= A) <= theta (L and A as sums of independent
 Bernoulli variables, normal approximation with continuity correction), never fewer
@@ -457,7 +459,7 @@ class BusyModel:
 
     Learned from the last ``size`` (talk, wrap) pairs of finished calls. Where fewer
     than ``min_tail`` samples lasted longer than ``elapsed`` the last reliable value is
-    used. ``rows`` hold, per horizon, p then p(1 - p), per ``GRID_S`` of elapsed time.
+    used (for wraps, the first row is built from however few there are). ``rows`` hold, per horizon, p then p(1 - p), per ``GRID_S`` of elapsed time.
     """
 
     GRID_S = 2.0
