@@ -459,7 +459,8 @@ class BusyModel:
 
     Learned from the last ``size`` (talk, wrap) pairs of finished calls. Where fewer
     than ``min_tail`` samples lasted longer than ``elapsed`` the last reliable value is
-    used (for wraps, the first row is built from however few there are). ``rows`` hold, per horizon, p then p(1 - p), per ``GRID_S`` of elapsed time.
+    used (for wraps, the first row is built from however few there are). ``rows``
+    hold, per horizon, p then p(1 - p), per ``GRID_S`` of elapsed time.
     """
 
     GRID_S = 2.0
