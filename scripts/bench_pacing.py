@@ -64,6 +64,18 @@ def theta_file(engine: str) -> Path:
 POLICIES = ("progressive", "vicidial", "tuned", "predictive")
 
 
+def scenario_paths(patterns: Sequence[str]) -> list[str]:
+    """The scenario files matching any of the glob patterns (relative to the root)."""
+    return sorted({str(p) for pattern in patterns for p in ROOT.glob(pattern)})
+
+
+def tuned_or_predictive(path: str, scenario: Scenario, theta: float | None) -> Pacer:
+    """For the analyses: the tuned policy at ``theta``, or the predictive pacer if None."""
+    if theta is None:
+        return predictive_for(scenario)
+    return TunedPacer(scenario, theta, _true_models_of(path))
+
+
 def predictive_for(scenario: Scenario) -> PredictivePacer:
     """The predictive pacer as a user would configure it: target, regime, AMD estimate."""
     return PredictivePacer(

@@ -26,8 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import ROOT, _true_models_of, predictive_for, theta_file
-from pacing_reference import TunedPacer
+from bench_pacing import scenario_paths, theta_file, tuned_or_predictive
 
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
@@ -39,10 +38,7 @@ def _run(task: tuple[str, float | None, int]) -> tuple[float, float]:
     """(occupancy, abandon rate) of one seed: the tuned policy at theta, or predictive."""
     path, theta, seed = task
     scenario = load_scenario(path)
-    if theta is None:
-        pacer = predictive_for(scenario)
-    else:
-        pacer = TunedPacer(scenario, theta, _true_models_of(path))
+    pacer = tuned_or_predictive(path, scenario, theta)
     result = simulate_engine(scenario, pacer, seed)
     return result.occupancy, result.abandon_rate
 
@@ -54,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
-    paths = sorted({str(p) for pattern in args.scenarios for p in ROOT.glob(pattern)})
+    paths = scenario_paths(args.scenarios)
     if not paths:
         print(f"no scenario matches {args.scenarios}", file=sys.stderr)
         return 2

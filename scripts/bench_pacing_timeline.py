@@ -26,8 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import ROOT, _true_models_of, predictive_for, theta_file
-from pacing_reference import TunedPacer
+from bench_pacing import scenario_paths, theta_file, tuned_or_predictive
 
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
@@ -37,10 +36,7 @@ def _run(task: tuple[str, float | None, int, float]) -> tuple[float, list[float]
     """Occupancy over the shift and over each step of one seed (tuned at theta, or predictive)."""
     path, theta, seed, step_s = task
     scenario = load_scenario(path)
-    if theta is None:
-        pacer = predictive_for(scenario)
-    else:
-        pacer = TunedPacer(scenario, theta, _true_models_of(path))
+    pacer = tuned_or_predictive(path, scenario, theta)
     result = simulate_engine(scenario, pacer, seed, timeline_step_s=step_s)
     return result.occupancy, [point.occupancy for point in result.timeline]
 
@@ -62,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--step must be positive", file=sys.stderr)
         return 2
     thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
-    paths = sorted({str(p) for pattern in args.scenarios for p in ROOT.glob(pattern)})
+    paths = scenario_paths(args.scenarios)
     if not paths:
         print(f"no scenario matches {args.scenarios}", file=sys.stderr)
         return 2
