@@ -47,7 +47,7 @@ from dialerd.core.model import BusinessHours, DialMode
 from dialerd.core.pacing import Pacer
 from dialerd.core.schedule import LocalHours, Schedule
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
-from dialerd.sim.vsim import SimResult, TimelinePoint, result_of
+from dialerd.sim.vsim import SimResult, TimelineRecorder, result_of
 
 __all__ = ["simulate_engine"]
 
@@ -322,18 +322,7 @@ def simulate_engine(
 
         model.at(change.at_s, apply)
 
-    timeline: list[TimelinePoint] = []
-    marks = (0.0, 0.0, 0.0)
-
-    def point_since(marks: tuple[float, float, float], end_s: float) -> TimelinePoint:
-        agent = model.agent_time_s - marks[1]
-        return TimelinePoint(
-            end_s=end_s,
-            occupancy=(model.talk_s - marks[0]) / agent if agent else 0.0,
-            abandon_rate=model.abandoned / model.live_answered if model.live_answered else 0.0,
-            lines_per_agent=(model.lines_area - marks[2]) / agent if agent else 0.0,
-        )
-
+    timeline = TimelineRecorder(model)
     next_point = timeline_step_s
     now = 0.0
     # Once per event: the model's attributes are looked up once, not on every turn.
@@ -353,16 +342,14 @@ def simulate_engine(
         else:
             break
         while now >= next_point and next_point <= shift_end:
-            timeline.append(point_since(marks, next_point))
-            marks = (model.talk_s, model.agent_time_s, model.lines_area)
+            timeline.close(next_point)
             next_point += timeline_step_s
         if now >= shift_end and dialer.in_flight() == 0:
             break
     model.advance(model.shift_end)
     # The last events may come before the shift ends: the steps left close at its end.
     while next_point <= shift_end:
-        timeline.append(point_since(marks, next_point))
-        marks = (model.talk_s, model.agent_time_s, model.lines_area)
+        timeline.close(next_point)
         next_point += timeline_step_s
 
     return result_of(
@@ -371,5 +358,5 @@ def simulate_engine(
         policy=policy or type(pacer).__name__,
         seed=seed,
         peak_lines_per_agent=model.peak_lines,
-        timeline=timeline,
+        timeline=timeline.points,
     )

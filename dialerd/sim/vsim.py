@@ -352,8 +352,7 @@ def simulate(
         schedule(change.at_s, apply)
 
     next_lead = 0
-    timeline: list[TimelinePoint] = []
-    mark_talk = mark_agent = mark_lines = 0.0
+    timeline = TimelineRecorder(floor)
     peak = 0.0
 
     def dial(now: float) -> None:
@@ -370,19 +369,6 @@ def simulate(
                 next_lead += 1
         if floor.logged_in:
             peak = max(peak, floor.lines_in_use / floor.logged_in)
-
-    def close_step(end_s: float) -> None:
-        nonlocal mark_talk, mark_agent, mark_lines
-        agent = floor.agent_time_s - mark_agent
-        timeline.append(
-            TimelinePoint(
-                end_s=end_s,
-                occupancy=(floor.talk_s - mark_talk) / agent if agent else 0.0,
-                abandon_rate=floor.abandoned / floor.live_answered if floor.live_answered else 0.0,
-                lines_per_agent=(floor.lines_area - mark_lines) / agent if agent else 0.0,
-            )
-        )
-        mark_talk, mark_agent, mark_lines = floor.talk_s, floor.agent_time_s, floor.lines_area
 
     now = 0.0
     dial(now)
@@ -403,7 +389,7 @@ def simulate(
         while now >= next_tick + timeline_step_s and next_tick + timeline_step_s <= shift_end:
             next_tick += timeline_step_s
             # Timeline points are recorded at event granularity: close enough for a plot.
-            close_step(next_tick)
+            timeline.close(next_tick)
         if now < shift_end:
             dial(now)
         elif not floor.dialing and not floor.waiting:
@@ -412,7 +398,7 @@ def simulate(
     # The last events may come before the shift ends: the steps left close at its end.
     while next_tick + timeline_step_s <= shift_end:
         next_tick += timeline_step_s
-        close_step(next_tick)
+        timeline.close(next_tick)
 
     return result_of(
         floor,
@@ -420,7 +406,7 @@ def simulate(
         policy=policy or type(pacer).__name__,
         seed=seed,
         peak_lines_per_agent=peak,
-        timeline=timeline,
+        timeline=timeline.points,
     )
 
 
@@ -438,6 +424,30 @@ class Tally(Protocol):
     dials: int
     live_connects: int
     machine_connects: int
+
+
+class TimelineRecorder:
+    """The timeline of a shift, one point per step, from a simulation's accumulators."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.points: list[TimelinePoint] = []
+        self._marks = (0.0, 0.0, 0.0)
+
+    def close(self, end_s: float) -> None:
+        """End the step at ``end_s``: its figures are what accrued since the last one."""
+        t = self.tally
+        talk, agent_time, lines = self._marks
+        agent = t.agent_time_s - agent_time
+        self.points.append(
+            TimelinePoint(
+                end_s=end_s,
+                occupancy=(t.talk_s - talk) / agent if agent else 0.0,
+                abandon_rate=t.abandoned / t.live_answered if t.live_answered else 0.0,
+                lines_per_agent=(t.lines_area - lines) / agent if agent else 0.0,
+            )
+        )
+        self._marks = (t.talk_s, t.agent_time_s, t.lines_area)
 
 
 def result_of(
