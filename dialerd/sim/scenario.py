@@ -379,40 +379,32 @@ class AttemptSampler:
         self._talk = (scenario.talk.mu, scenario.talk.sigma)
         self._wrap = (scenario.wrap.mu, scenario.wrap.sigma)
 
-    def draw(self, rng: random.Random) -> AttemptDraw:
-        """Draw one attempt's randomness; every field is drawn, in a fixed order."""
-        sc = self._scenario
-        u_outcome = rng.random()
-        pdd = sc.post_dial_delay_s.draw(rng)
+    def _live_ring(self, rng: random.Random) -> float:
         u_mix = rng.random()
         dist = self._live_last
         for edge, d in self._live_edges:
             if u_mix < edge:
                 dist = d
                 break
-        live_ring = max(sc.live_answer_min_s, dist.draw(rng))
-        machine_ring = sc.machine_answer_s.draw(rng)
-        busy = sc.busy_s.draw(rng)
-        invalid = sc.invalid_s.draw(rng)
-        greeting = sc.greeting_s.draw(rng)
-        talk = rng.lognormvariate(*self._talk)
-        wrap = rng.lognormvariate(*self._wrap)
-        handling = sc.machine_handling_s.draw(rng)
-        u_amd = rng.random()
-        verdict = sc.amd.machine_verdict_s.draw(rng)
+        return max(self._scenario.live_answer_min_s, dist.draw(rng))
+
+    def draw(self, rng: random.Random) -> AttemptDraw:
+        """Draw one attempt's randomness; every field is drawn, in a fixed order."""
+        sc = self._scenario
+        # Keyword arguments are evaluated in the order written: that order is the draws'.
         return AttemptDraw(
-            u_outcome=u_outcome,
-            post_dial_delay_s=pdd,
-            live_ring_s=live_ring,
-            machine_ring_s=machine_ring,
-            busy_s=busy,
-            invalid_s=invalid,
-            greeting_s=greeting,
-            talk_s=talk,
-            wrap_s=wrap,
-            machine_handling_s=handling,
-            u_amd=u_amd,
-            machine_verdict_s=verdict,
+            u_outcome=rng.random(),
+            post_dial_delay_s=sc.post_dial_delay_s.draw(rng),
+            live_ring_s=self._live_ring(rng),
+            machine_ring_s=sc.machine_answer_s.draw(rng),
+            busy_s=sc.busy_s.draw(rng),
+            invalid_s=sc.invalid_s.draw(rng),
+            greeting_s=sc.greeting_s.draw(rng),
+            talk_s=rng.lognormvariate(*self._talk),
+            wrap_s=rng.lognormvariate(*self._wrap),
+            machine_handling_s=sc.machine_handling_s.draw(rng),
+            u_amd=rng.random(),
+            machine_verdict_s=sc.amd.machine_verdict_s.draw(rng),
         )
 
 
