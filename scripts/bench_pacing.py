@@ -28,7 +28,7 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -76,8 +76,14 @@ def tuned_or_predictive(path: str, scenario: Scenario, theta: float | None) -> P
     return TunedPacer(scenario, theta, _true_models_of(path))
 
 
-def predictive_for(scenario: Scenario) -> PredictivePacer:
-    """The predictive pacer as a user would configure it: target, regime, AMD estimate."""
+def predictive_for(
+    scenario: Scenario, settings: Mapping[str, object] | None = None
+) -> PredictivePacer:
+    """The predictive pacer as a user would configure it: target, regime, AMD estimate.
+
+    ``settings`` change other ``PredictiveConfig`` parameters (the ablation script's
+    ``--set``); the benchmark itself runs the defaults.
+    """
     return PredictivePacer(
         PredictiveConfig(
             abandon_target=scenario.abandon_target,
@@ -85,6 +91,7 @@ def predictive_for(scenario: Scenario) -> PredictivePacer:
             amd_false_positive_rate=(
                 scenario.amd.false_positive_rate if scenario.amd.enabled else 0.0
             ),
+            **dict(settings or {}),  # type: ignore[arg-type]
         )
     )
 

@@ -1,0 +1,173 @@
+"""The predictive pacer with some of its parameters changed, beside its defaults.
+
+Usage (from the repository root, in the virtualenv):
+
+    python scripts/bench_pacing_ablation.py --set soft_budget_abandons=1 \
+        --set reserve_sd=0.5 --scenarios 'config/scenarios/us-n10-live10-*.toml' --seeds 1-5
+
+For each scenario it runs the tuned model-based policy (its pooled theta from
+``scripts/pacing_theta.json``), the predictive pacer with its defaults, and the
+predictive pacer with the ``--set`` parameters of ``PredictiveConfig`` changed, on the
+same lead file per seed, through the Dialer. It prints each one's mean occupancy, the
+predictive pacer's ratio to the tuned policy, and its worst seed's abandon rate (marked
+when over the target). This is how the trials under "What was tried" in docs/pacing.md
+are measured. An analysis: the parameters a campaign sets (target, window, AMD estimate)
+come from the scenario and cannot be changed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_pacing import _true_models_of, predictive_for, scenario_paths, theta_file
+from pacing_reference import TunedPacer
+
+from dialerd.core.pacing import Pacer, PredictiveConfig
+from dialerd.sim.engine_sim import simulate_engine
+from dialerd.sim.scenario import load_scenario
+
+# Set by the campaign (and so by the scenario), not by whoever tunes the pacer.
+CAMPAIGN_PARAMETERS = frozenset({"abandon_target", "window_s", "amd_false_positive_rate"})
+POLICIES = ("tuned", "defaults", "changed")
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for one ``PredictiveConfig`` parameter, typed as its default.
+
+    Raises ``ValueError`` naming what is wrong: no ``=``, an unknown or campaign-set
+    parameter, or a value that is not of the parameter's type.
+    """
+    name, sep, raw = (part.strip() for part in text.partition("="))
+    if not sep or not name or not raw:
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    known = [f.name for f in dataclasses.fields(PredictiveConfig)]
+    if name not in known:
+        raise ValueError(f"PredictiveConfig has no parameter {name!r}; it has {', '.join(known)}")
+    if name in CAMPAIGN_PARAMETERS:
+        raise ValueError(f"{name} is the campaign's setting, taken from the scenario")
+    default = getattr(PredictiveConfig(), name)
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return name, raw.lower() == "true"
+        if isinstance(default, int):
+            return name, int(raw)
+        if default is None and raw.lower() == "none":
+            return name, None
+        return name, float(raw)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else type(default).__name__
+        if default is None:
+            kind = "a number or none"
+        raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1-5`` or ``1,3,8`` (or both: ``1-3,7``) as a list of seeds."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, dash, hi = part.partition("-")
+            seeds += range(int(lo), int(hi) + 1) if dash else [int(lo)]
+    except ValueError:
+        raise ValueError(f"seeds are numbers and ranges like 1-5,8; got {text!r}") from None
+    if not seeds:
+        raise ValueError(f"no seed in {text!r}")
+    return seeds
+
+
+def _run(task: tuple[str, str, float, Mapping[str, object], int]) -> tuple[float, float]:
+    """(occupancy, abandon rate) of one policy on one seed."""
+    path, policy, theta, settings, seed = task
+    scenario = load_scenario(path)
+    pacer: Pacer
+    if policy == "tuned":
+        pacer = TunedPacer(scenario, theta, _true_models_of(path))
+    else:
+        pacer = predictive_for(scenario, settings if policy == "changed" else None)
+    result = simulate_engine(scenario, pacer, seed)
+    return result.occupancy, result.abandon_rate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PredictiveConfig parameter to change (repeat for several)",
+    )
+    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    try:
+        settings = dict(parse_setting(text) for text in args.settings)
+        seeds_given = parse_seeds(args.seeds) if args.seeds else None
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not settings:
+        parser.error("nothing to compare: give at least one --set NAME=VALUE")
+    thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
+    paths = scenario_paths(args.scenarios)
+    if not paths:
+        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
+        return 2
+    changed = " ".join(f"{k}={v}" for k, v in settings.items())
+    print(f"changed: {changed}")
+    print(
+        "| scenario | tuned | defaults | / tuned | worst seed | changed | / tuned "
+        "| worst seed | target |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    ratios: dict[str, list[float]] = {"defaults": [], "changed": []}
+    over = {"defaults": 0, "changed": 0}
+    with multiprocessing.get_context("fork").Pool(args.workers) as pool:
+        for path in paths:
+            scenario = load_scenario(path)
+            if scenario.name not in thetas:
+                print(f"no tuned theta for {scenario.name}; run bench_pacing.py", file=sys.stderr)
+                return 2
+            seeds = seeds_given or list(scenario.seeds)
+            theta = thetas[scenario.name]
+            tasks = [(path, policy, theta, settings, s) for policy in POLICIES for s in seeds]
+            runs = pool.map(_run, tasks)
+            n = len(seeds)
+            by = {policy: runs[i * n : (i + 1) * n] for i, policy in enumerate(POLICIES)}
+            tuned = statistics.fmean(o for o, _ in by["tuned"])
+            cells = [scenario.name, f"{tuned:.3f}"]
+            for policy in ("defaults", "changed"):
+                occupancy = statistics.fmean(o for o, _ in by[policy])
+                worst = max(rate for _, rate in by[policy])
+                ratios[policy].append(occupancy / tuned)
+                mark = ""
+                if worst > scenario.abandon_target + 1e-12:
+                    over[policy] += 1
+                    mark = " (over)"
+                cells += [f"{occupancy:.3f}", f"{occupancy / tuned:.3f}", f"{worst:.2%}{mark}"]
+            cells.append(f"{scenario.abandon_target:.0%}")
+            print("| " + " | ".join(cells) + " |", flush=True)
+    for policy in ("defaults", "changed"):
+        print(
+            f"{policy}: mean / tuned {statistics.fmean(ratios[policy]):.3f}, "
+            f"at or above 0.97 in {sum(r >= 0.97 for r in ratios[policy])} of {len(paths)}, "
+            f"a seed over the target in {over[policy]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
