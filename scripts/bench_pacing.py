@@ -69,6 +69,25 @@ def scenario_paths(patterns: Sequence[str]) -> list[str]:
     return sorted({str(p) for pattern in patterns for p in ROOT.glob(pattern)})
 
 
+def tuned_scenarios(patterns: Sequence[str]) -> list[tuple[str, Scenario, float]]:
+    """For the analyses: each matching scenario file, loaded, with its pooled tuned theta.
+
+    Checked before anything runs: when nothing matches or a scenario has no tuned theta
+    yet, the reason goes to stderr and the script exits with status 2.
+    """
+    paths = scenario_paths(patterns)
+    if not paths:
+        print(f"no scenario matches {' '.join(patterns)}", file=sys.stderr)
+        raise SystemExit(2)
+    thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
+    found = [(path, load_scenario(path)) for path in paths]
+    missing = [scenario.name for _, scenario in found if scenario.name not in thetas]
+    if missing:
+        print(f"no tuned theta for {', '.join(missing)}; run bench_pacing.py", file=sys.stderr)
+        raise SystemExit(2)
+    return [(path, scenario, thetas[scenario.name]) for path, scenario in found]
+
+
 def tuned_or_predictive(path: str, scenario: Scenario, theta: float | None) -> Pacer:
     """For the analyses: the tuned policy at ``theta``, or the predictive pacer if None."""
     if theta is None:

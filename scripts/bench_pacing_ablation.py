@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import multiprocessing
 import statistics
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import _true_models_of, predictive_for, scenario_paths, theta_file
+from bench_pacing import _true_models_of, predictive_for, tuned_scenarios
 from pacing_reference import TunedPacer
 
 from dialerd.core.pacing import Pacer, PredictiveConfig
@@ -121,11 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if not settings:
         parser.error("nothing to compare: give at least one --set NAME=VALUE")
-    thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
-    paths = scenario_paths(args.scenarios)
-    if not paths:
-        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
-        return 2
+    scenarios = tuned_scenarios(args.scenarios)
     changed = " ".join(f"{k}={v}" for k, v in settings.items())
     print(f"changed: {changed}")
     print(
@@ -136,13 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios: dict[str, list[float]] = {"defaults": [], "changed": []}
     over = {"defaults": 0, "changed": 0}
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-        for path in paths:
-            scenario = load_scenario(path)
-            if scenario.name not in thetas:
-                print(f"no tuned theta for {scenario.name}; run bench_pacing.py", file=sys.stderr)
-                return 2
+        for path, scenario, theta in scenarios:
             seeds = seeds_given or list(scenario.seeds)
-            theta = thetas[scenario.name]
             tasks = [(path, policy, theta, settings, s) for policy in POLICIES for s in seeds]
             runs = pool.map(_run, tasks)
             n = len(seeds)
@@ -163,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for policy in ("defaults", "changed"):
         print(
             f"{policy}: mean / tuned {statistics.fmean(ratios[policy]):.3f}, "
-            f"at or above 0.97 in {sum(r >= 0.97 for r in ratios[policy])} of {len(paths)}, "
+            f"at or above 0.97 in {sum(r >= 0.97 for r in ratios[policy])} of {len(scenarios)}, "
             f"a seed over the target in {over[policy]}"
         )
     return 0

@@ -17,7 +17,6 @@ analysis, not a reference policy: like the tuned policy it is tuned in hindsight
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import statistics
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import scenario_paths, theta_file, tuned_or_predictive
+from bench_pacing import tuned_or_predictive, tuned_scenarios
 
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
@@ -49,27 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
-    paths = scenario_paths(args.scenarios)
-    if not paths:
-        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
-        return 2
+    scenarios = tuned_scenarios(args.scenarios)
     print(
         "| scenario | tuned (pooled) | tuned, every seed under | its θ factor "
         "| predictive | / tuned every seed under |"
     )
     print("|---|---|---|---|---|---|")
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-        for path in paths:
-            scenario = load_scenario(path)
-            if scenario.name not in thetas:
-                print(f"no tuned theta for {scenario.name}; run bench_pacing.py", file=sys.stderr)
-                return 2
+        for path, scenario, tuned_theta in scenarios:
             seeds = scenario.seeds
             pooled: float | None = None
             held: tuple[float, float] | None = None
             for factor in FACTORS:
-                theta = thetas[scenario.name] * factor
+                theta = tuned_theta * factor
                 runs = pool.map(_run, [(path, theta, s) for s in seeds])
                 occupancy = statistics.fmean(o for o, _ in runs)
                 if pooled is None:

@@ -17,7 +17,6 @@ reference policy.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import statistics
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import scenario_paths, theta_file, tuned_or_predictive
+from bench_pacing import tuned_or_predictive, tuned_scenarios
 
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
@@ -57,20 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.step <= 0:
         print("--step must be positive", file=sys.stderr)
         return 2
-    thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
-    paths = scenario_paths(args.scenarios)
-    if not paths:
-        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
-        return 2
+    scenarios = tuned_scenarios(args.scenarios)
     header_done = False
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
-        for path in paths:
-            scenario = load_scenario(path)
-            if scenario.name not in thetas:
-                print(f"no tuned theta for {scenario.name}; run bench_pacing.py", file=sys.stderr)
-                return 2
+        for path, scenario, theta in scenarios:
             seeds = scenario.seeds
-            theta = thetas[scenario.name]
             tasks: list[tuple[str, float | None, int, float]] = [
                 (path, theta, s, args.step) for s in seeds
             ]
