@@ -88,10 +88,16 @@ def tuned_scenarios(patterns: Sequence[str]) -> list[tuple[str, Scenario, float]
     return [(path, scenario, thetas[scenario.name]) for path, scenario in found]
 
 
-def tuned_or_predictive(path: str, scenario: Scenario, theta: float | None) -> Pacer:
-    """For the analyses: the tuned policy at ``theta``, or the predictive pacer if None."""
+def tuned_or_predictive(
+    path: str,
+    scenario: Scenario,
+    theta: float | None,
+    settings: Mapping[str, object] | None = None,
+) -> Pacer:
+    """For the analyses: the tuned policy at ``theta``, or the predictive pacer if None
+    (with ``settings``, as ``predictive_for`` takes them)."""
     if theta is None:
-        return predictive_for(scenario)
+        return predictive_for(scenario, settings)
     return TunedPacer(scenario, theta, _true_models_of(path))
 
 

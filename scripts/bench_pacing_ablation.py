@@ -27,16 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import _true_models_of, predictive_for, tuned_scenarios
-from pacing_reference import TunedPacer
+from bench_pacing import tuned_or_predictive, tuned_scenarios
 
-from dialerd.core.pacing import Pacer, PredictiveConfig
+from dialerd.core.pacing import PredictiveConfig
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
 
 # Set by the campaign (and so by the scenario), not by whoever tunes the pacer.
 CAMPAIGN_PARAMETERS = frozenset({"abandon_target", "window_s", "amd_false_positive_rate"})
-POLICIES = ("tuned", "defaults", "changed")
 
 
 def parse_setting(text: str) -> tuple[str, object]:
@@ -85,16 +83,13 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _run(task: tuple[str, str, float, Mapping[str, object], int]) -> tuple[float, float]:
-    """(occupancy, abandon rate) of one policy on one seed."""
-    path, policy, theta, settings, seed = task
+def _run(
+    task: tuple[str, float | None, Mapping[str, object] | None, int],
+) -> tuple[float, float]:
+    """(occupancy, abandon rate) of one seed: the tuned policy at theta, or predictive."""
+    path, theta, settings, seed = task
     scenario = load_scenario(path)
-    pacer: Pacer
-    if policy == "tuned":
-        pacer = TunedPacer(scenario, theta, _true_models_of(path))
-    else:
-        pacer = predictive_for(scenario, settings if policy == "changed" else None)
-    result = simulate_engine(scenario, pacer, seed)
+    result = simulate_engine(scenario, tuned_or_predictive(path, scenario, theta, settings), seed)
     return result.occupancy, result.abandon_rate
 
 
@@ -133,10 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for path, scenario, theta in scenarios:
             seeds = seeds_given or list(scenario.seeds)
-            tasks = [(path, policy, theta, settings, s) for policy in POLICIES for s in seeds]
-            runs = pool.map(_run, tasks)
+            # (theta, settings) of each policy: tuned at theta, or predictive. One map for
+            # all of them, so that neither worker waits at the end of each policy.
+            policies = {
+                "tuned": (theta, None),
+                "defaults": (None, None),
+                "changed": (None, settings),
+            }
+            runs = pool.map(_run, [(path, t, c, s) for t, c in policies.values() for s in seeds])
             n = len(seeds)
-            by = {policy: runs[i * n : (i + 1) * n] for i, policy in enumerate(POLICIES)}
+            by = {name: runs[i * n : (i + 1) * n] for i, name in enumerate(policies)}
             tuned = statistics.fmean(o for o, _ in by["tuned"])
             cells = [scenario.name, f"{tuned:.3f}"]
             for policy in ("defaults", "changed"):
