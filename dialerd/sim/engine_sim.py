@@ -23,6 +23,7 @@ false positives included) over live answers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -44,7 +45,7 @@ from dialerd.core.dialer import (
     StartCampaign,
 )
 from dialerd.core.model import BusinessHours, DialMode
-from dialerd.core.pacing import Pacer
+from dialerd.core.pacing import CallAbandoned, Pacer, PacingFact, PacingView
 from dialerd.core.schedule import LocalHours, Schedule
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
 from dialerd.sim.vsim import SimResult, TimelineRecorder, result_of
@@ -75,11 +76,37 @@ class _Call:
     ended: bool = False
 
 
+class _CallersTold:
+    """Passes the facts on to ``pacer``, telling it who answered each abandoned call.
+
+    No dialer can know this without AMD (nobody heard the caller); the analyses use it to
+    measure what estimating the callers costs the pacer.
+    """
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+        self.abandoned_human: bool | None = None  # set while an abandon is being fed
+
+    def decide(self, view: PacingView, now: float) -> int:
+        return self.pacer.decide(view, now)
+
+    def observe(self, fact: PacingFact) -> None:
+        if isinstance(fact, CallAbandoned) and fact.human is None:
+            fact = dataclasses.replace(fact, human=self.abandoned_human)
+        self.pacer.observe(fact)
+
+    def next_deadline(self) -> float | None:
+        return self.pacer.next_deadline()
+
+
 class _Model:
     """Plays Asterisk, the customers and the agents around one ``Dialer``."""
 
-    def __init__(self, scenario: Scenario, pacer: Pacer, leads: LeadFile) -> None:
+    def __init__(
+        self, scenario: Scenario, pacer: Pacer, leads: LeadFile, *, callers_known: bool = False
+    ) -> None:
         self.scenario = scenario
+        self.told = _CallersTold(pacer) if callers_known else None
         self.leads = leads
         self.next_lead = 0
         ids = itertools.count(1)
@@ -103,7 +130,7 @@ class _Model:
             max_lines_per_agent=scenario.max_lines_per_agent,
             ring_timeout_s=int(max(15, scenario.ring_timeout_s)),
             abandon_target=scenario.abandon_target,
-            pacer=pacer,
+            pacer=self.told or pacer,
         )
         # metrics
         self.talk_s = 0.0
@@ -230,7 +257,11 @@ class _Model:
             return
         if call.human:
             self.abandoned += 1
+        if self.told is not None:
+            self.told.abandoned_human = call.human
         self.feed(ev.SafeHarborPlayed(_SERVER, call_id), now)
+        if self.told is not None:
+            self.told.abandoned_human = None
         self._hang_up(call_id, now)
 
     def _connect(self, call_id: str, agent_id: str, now: float) -> None:
@@ -304,9 +335,14 @@ def simulate_engine(
     policy: str = "",
     leads: LeadFile | None = None,
     timeline_step_s: float = 900.0,
+    callers_known: bool = False,
 ) -> SimResult:
-    """Run one shift of ``scenario`` through the real ``Dialer`` paced by ``pacer``."""
-    model = _Model(scenario, pacer, leads or LeadFile(scenario, seed))
+    """Run one shift of ``scenario`` through the real ``Dialer`` paced by ``pacer``.
+
+    ``callers_known`` (analysis only) tells the pacer who answered each call abandoned
+    without AMD, which a real dialer cannot know.
+    """
+    model = _Model(scenario, pacer, leads or LeadFile(scenario, seed), callers_known=callers_known)
     model.feed(ev.LinkUp(_SERVER, 0), 0.0)
     model.feed(StartCampaign(model.setup), 0.0)
     for _ in range(scenario.agents):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from dialerd.core.pacing import PowerPacer, PredictiveConfig, PredictivePacer, ProgressivePacer
+from dialerd.core.pacing import (
+    CallAbandoned,
+    PacingFact,
+    PacingView,
+    PowerPacer,
+    PredictiveConfig,
+    PredictivePacer,
+    ProgressivePacer,
+)
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import AgentChange, Scenario
 from dialerd.sim.vsim import simulate
@@ -54,3 +62,33 @@ def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
     assert [p.end_s for p in result.timeline] == [900.0, 1800.0, 2700.0, 3600.0]
     assert result.timeline[0].occupancy > 0
     assert result.timeline[-1].occupancy == 0.0
+
+
+class _Recording:
+    """A power pacer that keeps the abandons it is told of."""
+
+    def __init__(self) -> None:
+        self.inner = PowerPacer(3.0)
+        self.abandons: list[CallAbandoned] = []
+
+    def decide(self, view: PacingView, now: float) -> int:
+        return self.inner.decide(view, now)
+
+    def observe(self, fact: PacingFact) -> None:
+        if isinstance(fact, CallAbandoned):
+            self.abandons.append(fact)
+
+    def next_deadline(self) -> float | None:
+        return None
+
+
+def test_abandoned_callers_are_unknown_unless_the_analysis_tells_them() -> None:
+    """Without AMD nobody heard who answered; ``callers_known`` tells the simulator's truth."""
+    unknown, told = _Recording(), _Recording()
+    plain = simulate_engine(SHORT, unknown, 1)
+    known = simulate_engine(SHORT, told, 1, callers_known=True)
+    assert plain == dataclasses.replace(known, policy=plain.policy)
+    assert len(unknown.abandons) == len(told.abandons) > plain.abandoned > 0
+    assert all(fact.human is None for fact in unknown.abandons)
+    assert sum(fact.human is True for fact in told.abandons) == known.abandoned
+    assert all(fact.human is not None for fact in told.abandons)
