@@ -7,8 +7,10 @@ Usage (from the repository root, in the virtualenv):
 
 For each scenario it runs the tuned model-based policy (its pooled theta from
 ``scripts/pacing_theta.json``), the predictive pacer with its defaults, and the
-predictive pacer with the ``--set`` parameters of ``PredictiveConfig`` changed, on the
-same lead file per seed, through the Dialer. It prints each one's mean occupancy, the
+predictive pacer with the ``--set`` parameters of ``PredictiveConfig`` changed (and, with
+``--known-callers``, told who answered each call abandoned without AMD, which no dialer
+can know: what estimating the callers costs), on the same lead file per seed, through
+the Dialer. It prints each one's mean occupancy, the
 predictive pacer's ratio to the tuned policy, and its worst seed's abandon rate (marked
 when over the target). This is how the trials under "What was tried" in docs/pacing.md
 are measured. An analysis: the parameters a campaign sets (target, window, AMD estimate)
@@ -84,12 +86,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _run(
-    task: tuple[str, float | None, Mapping[str, object] | None, int],
+    task: tuple[str, float | None, Mapping[str, object] | None, bool, int],
 ) -> tuple[float, float]:
     """(occupancy, abandon rate) of one seed: the tuned policy at theta, or predictive."""
-    path, theta, settings, seed = task
+    path, theta, settings, callers_known, seed = task
     scenario = load_scenario(path)
-    result = simulate_engine(scenario, tuned_or_predictive(path, scenario, theta, settings), seed)
+    pacer = tuned_or_predictive(path, scenario, theta, settings)
+    result = simulate_engine(scenario, pacer, seed, callers_known=callers_known)
     return result.occupancy, result.abandon_rate
 
 
@@ -105,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="a PredictiveConfig parameter to change (repeat for several)",
     )
+    parser.add_argument(
+        "--known-callers",
+        action="store_true",
+        help="tell the changed pacer who answered each call abandoned without AMD",
+    )
     parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
@@ -113,10 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds_given = parse_seeds(args.seeds) if args.seeds else None
     except ValueError as exc:
         parser.error(str(exc))
-    if not settings:
-        parser.error("nothing to compare: give at least one --set NAME=VALUE")
+    if not settings and not args.known_callers:
+        parser.error("nothing to compare: give --known-callers or at least one --set NAME=VALUE")
     scenarios = tuned_scenarios(args.scenarios)
-    changed = " ".join(f"{k}={v}" for k, v in settings.items())
+    changed = " ".join(
+        [f"{k}={v}" for k, v in settings.items()] + ["callers known"] * args.known_callers
+    )
     print(f"changed: {changed}")
     print(
         "| scenario | tuned | defaults | / tuned | worst seed | changed | / tuned "
@@ -128,14 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for path, scenario, theta in scenarios:
             seeds = seeds_given or list(scenario.seeds)
-            # (theta, settings) of each policy: tuned at theta, or predictive. One map for
-            # all of them, so that neither worker waits at the end of each policy.
+            # (theta, settings, callers known) of each policy: tuned at theta, or
+            # predictive. One map for all of them, so that neither worker waits at the end
+            # of each policy.
             policies = {
-                "tuned": (theta, None),
-                "defaults": (None, None),
-                "changed": (None, settings),
+                "tuned": (theta, None, False),
+                "defaults": (None, None, False),
+                "changed": (None, settings, args.known_callers),
             }
-            runs = pool.map(_run, [(path, t, c, s) for t, c in policies.values() for s in seeds])
+            tasks = [(path, t, c, k, s) for t, c, k in policies.values() for s in seeds]
+            runs = pool.map(_run, tasks)
             n = len(seeds)
             by = {name: runs[i * n : (i + 1) * n] for i, name in enumerate(policies)}
             tuned = statistics.fmean(o for o, _ in by["tuned"])
