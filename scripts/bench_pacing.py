@@ -88,6 +88,20 @@ def tuned_scenarios(patterns: Sequence[str]) -> list[tuple[str, Scenario, float]
     return [(path, scenario, thetas[scenario.name]) for path, scenario in found]
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``1-5`` or ``1,3,8`` (or both: ``1-3,7``) as a list of seeds."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, dash, hi = part.partition("-")
+            seeds += range(int(lo), int(hi) + 1) if dash else [int(lo)]
+    except ValueError:
+        raise ValueError(f"seeds are numbers and ranges like 1-5,8; got {text!r}") from None
+    if not seeds:
+        raise ValueError(f"no seed in {text!r}")
+    return seeds
+
+
 def tuned_or_predictive(
     path: str,
     scenario: Scenario,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import tuned_or_predictive, tuned_scenarios
+from bench_pacing import parse_seeds, tuned_or_predictive, tuned_scenarios
 
 from dialerd.core.pacing import PredictiveConfig
 from dialerd.sim.engine_sim import simulate_engine
@@ -69,20 +69,6 @@ def parse_setting(text: str) -> tuple[str, object]:
         if default is None:
             kind = "a number or none"
         raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``1-5`` or ``1,3,8`` (or both: ``1-3,7``) as a list of seeds."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, dash, hi = part.partition("-")
-            seeds += range(int(lo), int(hi) + 1) if dash else [int(lo)]
-    except ValueError:
-        raise ValueError(f"seeds are numbers and ranges like 1-5,8; got {text!r}") from None
-    if not seeds:
-        raise ValueError(f"no seed in {text!r}")
-    return seeds
 
 
 def _run(
