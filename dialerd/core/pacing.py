@@ -56,7 +56,10 @@ controller moves logit(theta) after every live answer, up by ``gain * internal_t
 when the call was connected and down by ``gain * (1 - internal_target)`` per abandon,
 so the abandon rate settles at the internal target (90 % of the legal target). It is
 not credited for live answers while the pacer falls back to progressive (no wind-up:
-theta would climb during the quiet spell and burst afterwards).
+theta would climb during the quiet spell and burst afterwards). Its upper bound
+``theta_max`` (0.95) is far from a real risk on purpose: P(L >= A) overstates the risk
+where many lines ring per agent, and a large team at a low live rate needs theta near 1
+to spend its budget.
 
 The budget guard makes the legal target a hard limit: over the regime's window, the
 pacer dials predictively only while
@@ -737,7 +740,7 @@ class PredictiveConfig:
     # Within this many abandons of the guard theta is scaled down in proportion.
     soft_budget_abandons: float = 2.0
     theta_min: float = 0.0001
-    theta_max: float = 0.5
+    theta_max: float = 0.95  # far from a real risk on purpose (module header)
     # Live answers credited to a new window so it can start before it has earned a
     # budget (default: 1.5 abandons' worth); repaid linearly over three times as many.
     opening_credit_live: float | None = None

@@ -424,6 +424,17 @@ def test_controller_lowers_theta_on_abandon_and_raises_it_on_connects() -> None:
     assert lowered < start < pacer.theta
 
 
+def test_controller_may_take_theta_past_one_half_up_to_its_bound() -> None:
+    """A large team at a low live rate needs theta near 1; theta_max still bounds it."""
+    pacer = trained(PredictiveConfig(opening_credit_live=1000.0))
+    pacer.decide(view(idle=10, agents=10, lines=0), 401.0)
+    assert pacer.fallback_reason is None
+    for i in range(2000):
+        pacer.observe(CallConnected(6000 + i, 403.0, True))
+    assert pacer.theta == pytest.approx(pacer.config.theta_max)
+    assert pacer.theta > 0.9
+
+
 def test_controller_does_not_wind_up_while_falling_back() -> None:
     """Connected calls during a progressive spell do not raise theta."""
     pacer = PredictivePacer()
