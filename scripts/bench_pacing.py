@@ -49,7 +49,7 @@ from pacing_reference import (
 from dialerd.core.pacing import Pacer, PredictiveConfig, PredictivePacer, ProgressivePacer
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, load_scenario
-from dialerd.sim.vsim import simulate
+from dialerd.sim.vsim import SimResult, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES: dict[str, Simulator] = {"dialer": simulate_engine, "model": simulate}
@@ -102,17 +102,27 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def tuned_or_predictive(
+def analysis_run(
     path: str,
-    scenario: Scenario,
     theta: float | None,
+    seed: int,
+    *,
     settings: Mapping[str, object] | None = None,
-) -> Pacer:
-    """For the analyses: the tuned policy at ``theta``, or the predictive pacer if None
-    (with ``settings``, as ``predictive_for`` takes them)."""
+    callers_known: bool = False,
+    timeline_step_s: float = 900.0,
+) -> SimResult:
+    """For the analyses: one seed of the scenario file through the Dialer, paced by the
+    tuned policy at ``theta``, or by the predictive pacer if None (with ``settings``, as
+    ``predictive_for`` takes them); ``callers_known`` as ``simulate_engine`` takes it."""
+    scenario = load_scenario(path)
+    pacer: Pacer
     if theta is None:
-        return predictive_for(scenario, settings)
-    return TunedPacer(scenario, theta, _true_models_of(path))
+        pacer = predictive_for(scenario, settings)
+    else:
+        pacer = TunedPacer(scenario, theta, _true_models_of(path))
+    return simulate_engine(
+        scenario, pacer, seed, callers_known=callers_known, timeline_step_s=timeline_step_s
+    )
 
 
 def predictive_for(

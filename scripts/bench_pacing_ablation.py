@@ -29,11 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import parse_seeds, tuned_or_predictive, tuned_scenarios
+from bench_pacing import analysis_run, parse_seeds, tuned_scenarios
 
 from dialerd.core.pacing import PredictiveConfig
-from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import load_scenario
 
 # Set by the campaign (and so by the scenario), not by whoever tunes the pacer.
 CAMPAIGN_PARAMETERS = frozenset({"abandon_target", "window_s", "amd_false_positive_rate"})
@@ -76,9 +74,7 @@ def _run(
 ) -> tuple[float, float]:
     """(occupancy, abandon rate) of one seed: the tuned policy at theta, or predictive."""
     path, theta, settings, callers_known, seed = task
-    scenario = load_scenario(path)
-    pacer = tuned_or_predictive(path, scenario, theta, settings)
-    result = simulate_engine(scenario, pacer, seed, callers_known=callers_known)
+    result = analysis_run(path, theta, seed, settings=settings, callers_known=callers_known)
     return result.occupancy, result.abandon_rate
 
 

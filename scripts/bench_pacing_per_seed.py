@@ -26,10 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import parse_seeds, tuned_or_predictive, tuned_scenarios
-
-from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import load_scenario
+from bench_pacing import analysis_run, parse_seeds, tuned_scenarios
 
 FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
 
@@ -37,9 +34,7 @@ FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
 def _run(task: tuple[str, float | None, int]) -> tuple[float, float]:
     """(occupancy, abandon rate) of one seed: the tuned policy at theta, or predictive."""
     path, theta, seed = task
-    scenario = load_scenario(path)
-    pacer = tuned_or_predictive(path, scenario, theta)
-    result = simulate_engine(scenario, pacer, seed)
+    result = analysis_run(path, theta, seed)
     return result.occupancy, result.abandon_rate
 
 

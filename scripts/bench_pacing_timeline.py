@@ -25,18 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import tuned_or_predictive, tuned_scenarios
-
-from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import load_scenario
+from bench_pacing import analysis_run, tuned_scenarios
 
 
 def _run(task: tuple[str, float | None, int, float]) -> tuple[float, list[float]]:
     """Occupancy over the shift and over each step of one seed (tuned at theta, or predictive)."""
     path, theta, seed, step_s = task
-    scenario = load_scenario(path)
-    pacer = tuned_or_predictive(path, scenario, theta)
-    result = simulate_engine(scenario, pacer, seed, timeline_step_s=step_s)
+    result = analysis_run(path, theta, seed, timeline_step_s=step_s)
     return result.occupancy, [point.occupancy for point in result.timeline]
 
 
