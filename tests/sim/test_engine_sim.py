@@ -6,8 +6,6 @@ import dataclasses
 
 from dialerd.core.pacing import (
     CallAbandoned,
-    PacingFact,
-    PacingView,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
@@ -16,6 +14,7 @@ from dialerd.core.pacing import (
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import AgentChange, Scenario
 from dialerd.sim.vsim import simulate
+from tests.sim.recorder import Recorder
 
 SHORT = dataclasses.replace(Scenario(), agents=10, shift_s=3600.0)
 
@@ -64,31 +63,15 @@ def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
     assert result.timeline[-1].occupancy == 0.0
 
 
-class _Recording:
-    """A power pacer that keeps the abandons it is told of."""
-
-    def __init__(self) -> None:
-        self.inner = PowerPacer(3.0)
-        self.abandons: list[CallAbandoned] = []
-
-    def decide(self, view: PacingView, now: float) -> int:
-        return self.inner.decide(view, now)
-
-    def observe(self, fact: PacingFact) -> None:
-        if isinstance(fact, CallAbandoned):
-            self.abandons.append(fact)
-
-    def next_deadline(self) -> float | None:
-        return None
-
-
 def test_abandoned_callers_are_unknown_unless_the_analysis_tells_them() -> None:
     """Without AMD nobody heard who answered; ``callers_known`` tells the simulator's truth."""
-    unknown, told = _Recording(), _Recording()
+    unknown, told = Recorder(PowerPacer(3.0)), Recorder(PowerPacer(3.0))
     plain = simulate_engine(SHORT, unknown, 1)
     known = simulate_engine(SHORT, told, 1, callers_known=True)
+    unknown_abandons = [f for f in unknown.facts if isinstance(f, CallAbandoned)]
+    told_abandons = [f for f in told.facts if isinstance(f, CallAbandoned)]
     assert plain == dataclasses.replace(known, policy=plain.policy)
-    assert len(unknown.abandons) == len(told.abandons) > plain.abandoned > 0
-    assert all(fact.human is None for fact in unknown.abandons)
-    assert sum(fact.human is True for fact in told.abandons) == known.abandoned
-    assert all(fact.human is not None for fact in told.abandons)
+    assert len(unknown_abandons) == len(told_abandons) > plain.abandoned > 0
+    assert all(fact.human is None for fact in unknown_abandons)
+    assert sum(fact.human is True for fact in told_abandons) == known.abandoned
+    assert all(fact.human is not None for fact in told_abandons)

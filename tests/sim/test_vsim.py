@@ -17,7 +17,6 @@ from dialerd.core.pacing import (
     CallPlaced,
     CallResolved,
     PacingFact,
-    PacingView,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
@@ -37,32 +36,10 @@ from dialerd.sim.scenario import (
 )
 from dialerd.sim.simulate_cli import make_pacer, register
 from dialerd.sim.vsim import Floor, simulate
+from tests.sim.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = Scenario(agents=5, shift_s=1800.0)
-
-
-class Recorder:
-    """A pacer wrapper that records every fact and the largest request."""
-
-    def __init__(self, inner: PowerPacer | ProgressivePacer | PredictivePacer) -> None:
-        self.inner = inner
-        self.facts: list[PacingFact] = []
-        self.views: list[PacingView] = []
-
-    def decide(self, view: PacingView, now: float) -> int:
-        """Delegate, remembering the view."""
-        self.views.append(view)
-        return self.inner.decide(view, now)
-
-    def observe(self, fact: PacingFact) -> None:
-        """Delegate, remembering the fact."""
-        self.facts.append(fact)
-        self.inner.observe(fact)
-
-    def next_deadline(self) -> float | None:
-        """Delegate."""
-        return self.inner.next_deadline()
 
 
 def test_same_seed_same_result() -> None:
