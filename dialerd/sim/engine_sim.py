@@ -358,8 +358,7 @@ def simulate_engine(
 
         model.at(change.at_s, apply)
 
-    timeline = TimelineRecorder(model)
-    next_point = timeline_step_s
+    timeline = TimelineRecorder(model, timeline_step_s, model.shift_end)
     now = 0.0
     # Once per event: the model's attributes are looked up once, not on every turn.
     heap, dialer, shift_end, pop = model.heap, model.dialer, model.shift_end, heapq.heappop
@@ -377,16 +376,12 @@ def simulate_engine(
             model.timer(now)
         else:
             break
-        while now >= next_point and next_point <= shift_end:
-            timeline.close(next_point)
-            next_point += timeline_step_s
+        timeline.reach(now)
         if now >= shift_end and dialer.in_flight() == 0:
             break
     model.advance(model.shift_end)
     # The last events may come before the shift ends: the steps left close at its end.
-    while next_point <= shift_end:
-        timeline.close(next_point)
-        next_point += timeline_step_s
+    timeline.reach(model.shift_end)
 
     return result_of(
         model,

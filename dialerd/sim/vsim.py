@@ -352,7 +352,7 @@ def simulate(
         schedule(change.at_s, apply)
 
     next_lead = 0
-    timeline = TimelineRecorder(floor)
+    timeline = TimelineRecorder(floor, timeline_step_s, shift_end)
     peak = 0.0
 
     def dial(now: float) -> None:
@@ -372,7 +372,6 @@ def simulate(
 
     now = 0.0
     dial(now)
-    next_tick = 0.0
     while True:
         deadline = pacer.next_deadline()
         tick = deadline if deadline is not None and deadline > now else None
@@ -386,19 +385,15 @@ def simulate(
             floor.advance(now)
         else:
             break
-        while now >= next_tick + timeline_step_s and next_tick + timeline_step_s <= shift_end:
-            next_tick += timeline_step_s
-            # Timeline points are recorded at event granularity: close enough for a plot.
-            timeline.close(next_tick)
+        # Timeline points are recorded at event granularity: close enough for a plot.
+        timeline.reach(now)
         if now < shift_end:
             dial(now)
         elif not floor.dialing and not floor.waiting:
             break
     floor.advance(shift_end)
     # The last events may come before the shift ends: the steps left close at its end.
-    while next_tick + timeline_step_s <= shift_end:
-        next_tick += timeline_step_s
-        timeline.close(next_tick)
+    timeline.reach(shift_end)
 
     return result_of(
         floor,
@@ -429,13 +424,22 @@ class Tally(Protocol):
 class TimelineRecorder:
     """The timeline of a shift, one point per step, from a simulation's accumulators."""
 
-    def __init__(self, tally: Tally) -> None:
+    def __init__(self, tally: Tally, step_s: float, end_s: float) -> None:
         self.tally = tally
+        self.step_s = step_s
+        self.end_s = end_s
         self.points: list[TimelinePoint] = []
+        self._next_s = step_s
         self._marks = (0.0, 0.0, 0.0)
 
-    def close(self, end_s: float) -> None:
-        """End the step at ``end_s``: its figures are what accrued since the last one."""
+    def reach(self, now: float) -> None:
+        """Close every step that ends by ``now`` (and by the end of the shift)."""
+        while self._next_s <= now and self._next_s <= self.end_s:
+            self._close(self._next_s)
+            self._next_s += self.step_s
+
+    def _close(self, end_s: float) -> None:
+        # A step's figures are what accrued since the step before it.
         t = self.tally
         talk, agent_time, lines = self._marks
         agent = t.agent_time_s - agent_time
