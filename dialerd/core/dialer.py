@@ -965,7 +965,7 @@ class Dialer:
         self._call_to(call, CallState.WAITING)
         agent = self._longest_idle(call.campaign_id)
         if agent is not None:
-            self._move(agent, "reserve", now, out)
+            self._move(agent, "reserve", now, out, call=call)
             self._redirect(call, agent, out)
 
     def _routed(self, call: _Call, now: float) -> None:
@@ -1000,7 +1000,7 @@ class Dialer:
         if waiting:
             # Ties go to the call placed first, as they did when every call was scanned.
             call = min(waiting, key=lambda c: (c.ready_at or 0.0, c.number_seq))
-            self._move(agent, "reserve", now, out)
+            self._move(agent, "reserve", now, out, call=call)
             self._redirect(call, agent, out)
 
     def _connected(
@@ -1265,7 +1265,15 @@ class Dialer:
         agent.call_id = None
         self._move(agent, "wrapped_up", now, out)
 
-    def _move(self, agent: _Agent, event: str, now: float, out: list[cmd.Command]) -> None:
+    def _move(
+        self,
+        agent: _Agent,
+        event: str,
+        now: float,
+        out: list[cmd.Command],
+        *,
+        call: _Call | None = None,
+    ) -> None:
         new = AGENT_TRANSITIONS.get((agent.state, event))
         if new is None:
             raise ConflictError(
@@ -1278,7 +1286,9 @@ class Dialer:
         if new not in (AgentState.ON_CALL, AgentState.WRAP_UP):
             self._verdict(agent, None)  # no result will say: count a person
         activity = _ACTIVITY.get(new, AgentActivity.AWAY)
-        self._pacing(agent.campaign_id, AgentChanged(agent.number, now, activity))
+        # The pacer learns which answer the agent took: a likely machine frees it sooner.
+        seq = call.number_seq if call is not None else None
+        self._pacing(agent.campaign_id, AgentChanged(agent.number, now, activity, seq))
         out.append(cmd.AgentStatus(agent.agent_id, new.value, agent.call_id, agent.reason))
 
     def _clock(self, now: float, wall: dt.datetime) -> None:

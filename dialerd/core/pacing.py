@@ -41,7 +41,11 @@ At a decision the pacer estimates
   time beyond it) and one of their wraps follows: a count over so few calls would be
   noise, and the heavy tail of talk times keeps many agents there. While fewer than 20
   wraps have ended, an agent in wrap takes the share of them that ended within the
-  horizon, whatever its elapsed time (never "surely free");
+  horizon, whatever its elapsed time (never "surely free"). Without AMD machines reach
+  agents too, and are dismissed in seconds: an agent on an answer takes p from separate
+  tables for people's calls and machines' (``CallerMix``, kept apart by the agents'
+  verdicts), weighed by the share of people at its call's ring time and by how long the
+  call has lasted;
 
 and places one more call while P(L >= A) <= theta (L and A as sums of independent
 Bernoulli variables, normal approximation with continuity correction), never fewer
@@ -129,6 +133,7 @@ __all__ = [
     "CallOutcome",
     "CallPlaced",
     "CallResolved",
+    "CallerMix",
     "Estimate",
     "HumanShare",
     "Pacer",
@@ -205,11 +210,12 @@ class CallAbandoned:
 
 @dataclass(frozen=True, slots=True)
 class AgentChanged:
-    """An agent started a new activity."""
+    """An agent started a new activity; with TALK, ``call_id`` is the call it was given."""
 
     agent_id: int
     at: float
     activity: AgentActivity
+    call_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,9 +489,21 @@ class BusyModel:
         self._since_rebuild = 0
         self._talk_rows: list[tuple[float, ...]] = []
         self._wrap_rows: list[tuple[float, ...]] = []
+        self._talks: list[float] = []
 
     def __len__(self) -> int:
         return len(self._pairs)
+
+    def survival(self, elapsed: float) -> float:
+        """The share of the talks (at the last rebuild) that lasted longer than ``elapsed``."""
+        if not self._talks:
+            return 1.0
+        return 1.0 - bisect.bisect_right(self._talks, elapsed) / len(self._talks)
+
+    @property
+    def longest_talk(self) -> float:
+        """The longest talk at the last rebuild (0 without any)."""
+        return self._talks[-1] if self._talks else 0.0
 
     def add(self, talk_s: float, wrap_s: float) -> None:
         """Record one finished busy period."""
@@ -507,6 +525,7 @@ class BusyModel:
         self._since_rebuild = 0
         pairs = sorted(self._pairs)
         talks = [t for t, _ in pairs]
+        self._talks = talks
         ends = [t + w for t, w in pairs]
         wraps = sorted(w for _, w in pairs)
         still = sorted(censored)
@@ -583,6 +602,91 @@ class BusyModel:
         if not table:
             return 0.0
         return table[min(len(table) - 1, int(max(0.0, elapsed) / self.GRID_S))][k]
+
+
+class CallerMix:
+    """p for an agent on an answer that may be a person or a machine, the two kept apart.
+
+    Without AMD every answer reaches an agent, and at a low live rate most are machines
+    that the agent dismisses in seconds. The pooled ``BusyModel`` gives an agent who has
+    just taken a call the mixture's chance of being free soon, whoever answered. Knowing
+    the call's ring time, and so the share of people who answer after that long, the
+    chance is a person's or a machine's, weighed by the posterior that a person answered
+    given that the agent is still on the call after ``elapsed`` s. Talk and wrap pairs
+    are kept apart by the agents' verdicts.
+    """
+
+    def __init__(self, horizon_s: float, min_pairs: int = 20) -> None:
+        self.people = BusyModel((horizon_s,))
+        self.machines = BusyModel((horizon_s,))
+        self.min_pairs = min_pairs
+
+    def add(self, human: bool, talk_s: float, wrap_s: float) -> None:
+        """Record one finished busy period whose caller the agent named."""
+        (self.people if human else self.machines).add(talk_s, wrap_s)
+
+    def refresh(self, censored: Sequence[float] = ()) -> None:
+        """Rebuild each table that has enough periods, new ones among them (``stale``).
+
+        ``censored``: the talks in progress, taken as people's (see ``BusyModel``).
+        """
+        if len(self.people) >= self.min_pairs and self.people.stale:
+            self.people.rebuild(censored)
+        if len(self.machines) >= self.min_pairs and self.machines.stale:
+            self.machines.rebuild()
+
+    @property
+    def ready(self) -> bool:
+        """Whether both kinds of call have enough finished periods to go by."""
+        return min(len(self.people), len(self.machines)) >= self.min_pairs and bool(
+            self.people.rows()[0] and self.machines.rows()[0]
+        )
+
+    @property
+    def machine_talk_s(self) -> float:
+        """Beyond this an agent still on a call is on a person's (no machine took longer)."""
+        return self.machines.longest_talk
+
+    def p(self, share: float, elapsed: float) -> float:
+        """P(free within the horizon) for an agent ``elapsed`` s into a call whose ring time
+        has this share of people."""
+        alive_p = share * self.people.survival(elapsed)
+        alive_m = (1.0 - share) * self.machines.survival(elapsed)
+        talk = AgentActivity.TALK
+        if alive_p + alive_m <= 0:
+            return self.people.p(talk, elapsed)
+        person = alive_p / (alive_p + alive_m)
+        return person * self.people.p(talk, elapsed) + (1 - person) * self.machines.p(talk, elapsed)
+
+    def correction(
+        self, on_answer: Iterable[tuple[float, float]], pooled: BusyModel
+    ) -> tuple[float, float]:
+        """What these agents, (share, elapsed) each, change in A's mean and variance when
+        they get their own p instead of ``pooled``'s."""
+        # Called at every evaluation: the tables are looked up here rather than through
+        # p() and survival() once per agent.
+        rows = (pooled.rows()[0], self.people.rows()[0], self.machines.rows()[0])
+        if not all(rows):
+            return 0.0, 0.0
+        last = [len(r) - 1 for r in rows]
+        talks_p, talks_m = self.people._talks, self.machines._talks
+        n_p, n_m = len(talks_p), len(talks_m)
+        if not (n_p and n_m):
+            return 0.0, 0.0
+        per_step = 1.0 / BusyModel.GRID_S
+        right = bisect.bisect_right
+        d_mean = d_var = 0.0
+        for share, elapsed in on_answer:
+            i = int(elapsed * per_step)
+            before = rows[0][min(i, last[0])][0]
+            alive_p = share * (1.0 - right(talks_p, elapsed) / n_p)
+            alive_m = (1.0 - share) * (1.0 - right(talks_m, elapsed) / n_m)
+            person = alive_p / (alive_p + alive_m) if alive_p + alive_m > 0 else 1.0
+            after = person * rows[1][min(i, last[1])][0]
+            after += (1.0 - person) * rows[2][min(i, last[2])][0]
+            d_mean += after - before
+            d_var += after * (1 - after) - before * (1 - before)
+        return d_mean, d_var
 
 
 def _column_sums(rows: list[tuple[float, ...]], width: int) -> list[float]:
@@ -773,6 +877,7 @@ class PredictivePacer:
         # q: will the call need an agent at all; p: is the agent free within the horizon.
         self.answers = AnswerModel((math.inf,), cfg.hit_window_s, cfg.hit_min_attempts)
         self.busy = BusyModel((cfg.horizon_s,))
+        self.callers = CallerMix(cfg.horizon_s, cfg.min_busy_periods)
         self.window = RegimeWindow(cfg.window_s)
         self.share = HumanShare()
         self.logit_theta = _logit(cfg.theta_initial)
@@ -780,6 +885,11 @@ class PredictivePacer:
         self._routed: dict[int, tuple[float, float]] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_len: dict[int, float] = {}
+        # Agents on an answer that may be a machine: the share of people at its ring time.
+        self._on_answer: dict[int, float] = {}
+        self._agent_of: dict[int, int] = {}  # routed call -> the agent it was given
+        self._verdicts: dict[int, bool] = {}  # agent -> who answered its last call
+        self._shares: dict[int, tuple[float, float]] = {}  # ring-time bin -> (at, share)
         self.spend = 1.0  # the share of theta the budget allows now
         self._live_seen = 0.0
         self._humans_connected = 0
@@ -882,6 +992,11 @@ class PredictivePacer:
                     routed = outcome is CallOutcome.ROUTED
                     self.answers.add(at, at - placed, 1.0 if routed else 0.0)
             case CallConnected(call_id, at, human):
+                agent_id = self._agent_of.pop(call_id, None)
+                if agent_id is not None:
+                    self._verdicts[agent_id] = human
+                    if agent_id in self._on_answer:
+                        self._on_answer[agent_id] = 1.0 if human else 0.0
                 pending = self._routed.pop(call_id, None)
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
@@ -906,10 +1021,12 @@ class PredictivePacer:
                     self.answers.add(pending[0], pending[1], demand)
                 if weight > 0:
                     self._count(at, weight, weight, weight * (1 - weight))
-            case AgentChanged(agent_id, at, activity):
-                self._agent_changed(agent_id, at, activity)
+            case AgentChanged(agent_id, at, activity, call_id):
+                self._agent_changed(agent_id, at, activity, call_id)
 
-    def _agent_changed(self, agent_id: int, at: float, activity: AgentActivity) -> None:
+    def _agent_changed(
+        self, agent_id: int, at: float, activity: AgentActivity, call_id: int | None
+    ) -> None:
         previous = self._agents.get(agent_id)
         if previous is not None and previous[0] is activity:
             # Still the same activity (a reserved agent whose call is now connected):
@@ -921,13 +1038,37 @@ class PredictivePacer:
             if prev_activity is AgentActivity.TALK:
                 self._talk_len[agent_id] = at - since
                 if activity is not AgentActivity.WRAP:
-                    self.busy.add(at - since, 0.0)
+                    self._finished(agent_id, at - since, 0.0)
                     self._talk_len.pop(agent_id, None)
             elif prev_activity is AgentActivity.WRAP:
                 talk = self._talk_len.pop(agent_id, None)
                 if talk is not None:
-                    self.busy.add(talk, at - since)
+                    self._finished(agent_id, talk, at - since)
         self._agents[agent_id] = (activity, at)
+        self._on_answer.pop(agent_id, None)
+        if activity is AgentActivity.TALK and call_id is not None:
+            pending = self._routed.get(call_id)
+            if pending is not None:
+                self._on_answer[agent_id] = self._share_at(pending[1], call_id, at)
+                self._agent_of[call_id] = agent_id
+
+    def _share_at(self, ring_s: float, call_id: int, now: float) -> float:
+        # The share moves slowly, and the answers awaiting a verdict are many in a large
+        # team: one estimate per ring-time bin and half minute.
+        key = int(ring_s / HumanShare.BIN_S)
+        cached = self._shares.get(key)
+        if cached is not None and now < cached[0] + 30.0:
+            return cached[1]
+        others = (age for other, (_, age) in self._routed.items() if other != call_id)
+        share = self.share.weight(ring_s, others)
+        self._shares[key] = (now, share)
+        return share
+
+    def _finished(self, agent_id: int, talk_s: float, wrap_s: float) -> None:
+        self.busy.add(talk_s, wrap_s)
+        human = self._verdicts.pop(agent_id, None)
+        if human is not None:
+            self.callers.add(human, talk_s, wrap_s)
 
     def next_deadline(self) -> float | None:
         """Re-evaluate every ``tick_s`` while anything is happening."""
@@ -946,6 +1087,25 @@ class PredictivePacer:
         if self.amd_budget_spent:
             return "AMD false positives use up the abandon budget"
         return None
+
+    def _sharpened(self, est: Estimate, now: float) -> Estimate:
+        # Agents who took an answer that may be a machine: their own chance of being free
+        # soon (CallerMix) instead of the pooled one. Past the longest machine's talk only
+        # people are left and the pooled model is theirs.
+        if not self._on_answer or not self.callers.ready:
+            return est
+        longest = self.callers.machine_talk_s
+        on_answer = []
+        for agent_id, share in list(self._on_answer.items()):
+            elapsed = now - self._agents[agent_id][1]
+            if elapsed > longest:
+                del self._on_answer[agent_id]
+            else:
+                on_answer.append((share, elapsed))
+        d_mean, d_var = self.callers.correction(on_answer, self.busy)
+        mean_a = [est.mean_a[0] + d_mean, *est.mean_a[1:]]
+        var_a = [max(0.0, est.var_a[0] + d_var), *est.var_a[1:]]
+        return Estimate(est.mean_l, est.var_l, mean_a, var_a)
 
     def decide(self, view: PacingView, now: float) -> int:
         """Calls to start now."""
@@ -968,17 +1128,22 @@ class PredictivePacer:
             return progressive_dials(view)
         if self.busy.stale or now >= self._busy_rebuilt_at + 120.0:
             self._busy_rebuilt_at = now
-            self.busy.rebuild(
-                [now - since for act, since in self._agents.values() if act is AgentActivity.TALK]
-            )
+            talking = [
+                now - since for act, since in self._agents.values() if act is AgentActivity.TALK
+            ]
+            self.busy.rebuild(talking)
+            self.callers.refresh(talking)
         self._evaluated_at = now
-        est = estimate_floor(
+        est = self._sharpened(
+            estimate_floor(
+                now,
+                view.calls_waiting,
+                dialing=self._dialing.values(),
+                agents=self._agents.values(),
+                answers=self.answers,
+                busy=self.busy,
+            ),
             now,
-            view.calls_waiting,
-            dialing=self._dialing.values(),
-            agents=self._agents.values(),
-            answers=self.answers,
-            busy=self.busy,
         )
         # Budget guard: the abandons already counted plus those the calls in flight are
         # heading for, plus a reserve, must fit in the budget earned so far.

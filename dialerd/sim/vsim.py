@@ -207,7 +207,9 @@ class Floor:
         if busy:
             busy[0].leaving = True
 
-    def _set(self, agent: _Agent, activity: AgentActivity, now: float) -> None:
+    def _set(
+        self, agent: _Agent, activity: AgentActivity, now: float, call_id: int | None = None
+    ) -> None:
         if agent.activity is AgentActivity.IDLE:
             self.idle -= 1
         if activity is AgentActivity.IDLE and agent.leaving:
@@ -219,7 +221,7 @@ class Floor:
             agent.leaving = False
         agent.activity = activity
         agent.since = now
-        self._emit(AgentChanged(agent.agent_id, now, activity))
+        self._emit(AgentChanged(agent.agent_id, now, activity, call_id))
 
     # -- calls ------------------------------------------------------------------------
     def place(self, attempt: Attempt, now: float) -> None:
@@ -292,7 +294,7 @@ class Floor:
         call.agent_id = agent.agent_id
         attempt = call.attempt
         human = attempt.outcome is Outcome.LIVE
-        self._set(agent, AgentActivity.TALK, now)
+        self._set(agent, AgentActivity.TALK, now, call.call_id)
         self._emit(CallConnected(call.call_id, now, human))
         if human:
             self.live_connects += 1

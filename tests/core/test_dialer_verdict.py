@@ -49,6 +49,20 @@ def test_the_result_says_whether_a_person_answered(human: bool | None, live: flo
     assert live_answers(rig) == live
 
 
+@pytest.mark.parametrize(("human", "kept"), [(True, (1, 0)), (None, (1, 0)), (False, (0, 1))])
+def test_the_agents_talk_and_wrap_are_kept_with_who_answered(
+    human: bool | None, kept: tuple[int, int]
+) -> None:
+    """The pacer is told which answer the agent took, so the result files the agent's
+    talk and wrap under people's calls or machines' (a machine frees its agent sooner)."""
+    rig = connected_then_hung_up()
+    rig.do(Disposition("1001", None, human=human), after=3.0)
+    pacer = rig.d.campaigns[1].pacer
+    assert isinstance(pacer, PredictivePacer)
+    assert (len(pacer.callers.people), len(pacer.callers.machines)) == kept
+    assert len(pacer.busy) == 1
+
+
 def test_an_agent_leaving_without_a_result_counts_a_person() -> None:
     """Logged out in wrap-up, nobody will say: the answer counts as a person."""
     rig = connected_then_hung_up()

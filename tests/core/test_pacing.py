@@ -15,6 +15,7 @@ from dialerd.core.pacing import (
     BusyModel,
     CallAbandoned,
     CallConnected,
+    CallerMix,
     CallOutcome,
     CallPlaced,
     CallResolved,
@@ -217,6 +218,62 @@ def test_a_repeated_activity_does_not_end_the_period() -> None:
     assert pacer.busy.p(AgentActivity.TALK, 0.0) == 0.0  # 90 + 20 s is not within 15 s
 
 
+def test_busy_model_survival_and_longest_talk() -> None:
+    """The share of talks that outlast an elapsed time, and the longest, as of a rebuild."""
+    model = BusyModel((15.0,), min_tail=1)
+    assert model.survival(3.0) == 1.0  # nothing known: nobody has been seen to end
+    for talk in (4.0, 6.0, 8.0, 120.0):
+        model.add(talk, 0.0)
+    model.rebuild()
+    assert model.survival(5.0) == 0.75
+    assert model.survival(8.0) == 0.25
+    assert model.longest_talk == 120.0
+
+
+def mix_of(people_talk: float, machine_talk: float, n: int = 20) -> CallerMix:
+    """A CallerMix that has seen ``n`` people's calls and ``n`` machines', each kind of one
+    talk length (people wrap for 20 s, machines not at all)."""
+    mix = CallerMix(15.0, min_pairs=n)
+    for _ in range(n):
+        mix.add(True, people_talk, 20.0)
+        mix.add(False, machine_talk, 0.0)
+    mix.refresh()
+    assert mix.ready
+    return mix
+
+
+def test_caller_mix_weighs_people_and_machines_by_the_share_at_the_ring_time() -> None:
+    """Two seconds into a call, an agent on a machine (dismissed in 6 s) is free within
+    15 s and one on a person (120 s of talk) is not: the chance is the share's mixture."""
+    mix = mix_of(people_talk=120.0, machine_talk=6.0)
+    assert mix.p(1.0, 2.0) == 0.0
+    assert mix.p(0.0, 2.0) == 1.0
+    assert mix.p(0.25, 2.0) == pytest.approx(0.75)
+
+
+def test_caller_mix_past_the_longest_machine_the_agent_is_on_a_person() -> None:
+    """No machine took longer than 6 s: an agent still on the call at 7 s is on a person,
+    whatever the share at its ring time."""
+    mix = mix_of(people_talk=120.0, machine_talk=6.0)
+    assert mix.machine_talk_s == 6.0
+    assert mix.p(0.01, 7.0) == 0.0
+
+
+def test_caller_mix_correction_moves_a_from_the_pooled_mixture() -> None:
+    """Against a pooled model of the same calls (half of them machines), an agent on a
+    likely machine adds to A and one on a likely person takes from it."""
+    mix = mix_of(people_talk=120.0, machine_talk=6.0)
+    pooled = BusyModel((15.0,), min_tail=1)
+    for _ in range(20):
+        pooled.add(120.0, 20.0)
+        pooled.add(6.0, 0.0)
+    pooled.rebuild()
+    assert pooled.p(AgentActivity.TALK, 2.0) == 0.5
+    assert mix.correction([(0.0, 2.0)], pooled) == pytest.approx((0.5, -0.25))
+    assert mix.correction([(1.0, 2.0)], pooled) == pytest.approx((-0.5, -0.25))
+    assert mix.correction([], pooled) == (0.0, 0.0)
+
+
 def test_regime_window_expires_old_counts() -> None:
     """Counts older than the window drop out."""
     window = RegimeWindow(100.0)
@@ -376,6 +433,52 @@ def test_human_share_sparse_bin_borrows_from_neighbours_then_counts_a_person() -
     for i in range(5):
         narrow.verdict(float(i), 20.5, False)
     assert narrow.weight(20.5) == pytest.approx(1.0)
+
+
+def taught_who_answers(pacer: PredictivePacer) -> None:
+    """Agents 1-40 each took an answer: people answer after 8 s of ringing (120 s of talk,
+    20 s of wrap), machines after 20 s (dismissed in 6 s); then they left. Verdicts come
+    with the agents' results, at the end of the wrap, as from the Dialer."""
+    for i in range(40):
+        human = i % 2 == 0
+        ring, talk, wrap = (8.0, 120.0, 20.0) if human else (20.0, 6.0, 0.0)
+        call, agent, placed = 100 + i, 1 + i, 10.0 * i
+        pacer.observe(CallPlaced(call, placed))
+        pacer.observe(CallResolved(call, placed + ring, CallOutcome.ROUTED))
+        pacer.observe(AgentChanged(agent, placed + ring, AgentActivity.TALK, call))
+        pacer.observe(AgentChanged(agent, placed + ring + talk, AgentActivity.WRAP))
+        pacer.observe(CallConnected(call, placed + ring, human))
+        pacer.observe(AgentChanged(agent, placed + ring + talk + wrap, AgentActivity.AWAY))
+    for i in range(100):
+        pacer.observe(CallPlaced(1000 + i, 600.0))
+        pacer.observe(CallResolved(1000 + i, 625.0, CallOutcome.NO_ANSWER))
+
+
+def test_the_pacer_learns_who_answered_each_agents_calls() -> None:
+    """The call an agent takes links its talk and wrap to the agent's verdict: twenty
+    periods of each kind, kept apart."""
+    pacer = PredictivePacer()
+    taught_who_answers(pacer)
+    assert (len(pacer.callers.people), len(pacer.callers.machines)) == (20, 20)
+    assert len(pacer.busy) == 40
+
+
+def test_an_agent_on_a_likely_machine_counts_as_free_sooner() -> None:
+    """Nine agents deep in people's calls and one who took an answer 2 s ago: if it rang
+    for 20 s (where agents found machines) the pacer counts on that agent and places a
+    call; if for 8 s (people), it places none."""
+    placed = {}
+    for ring in (8.0, 20.0):
+        pacer = PredictivePacer(PredictiveConfig(theta_initial=0.3, opening_credit_live=1e4))
+        taught_who_answers(pacer)
+        for agent in range(50, 59):
+            pacer.observe(AgentChanged(agent, 640.0, AgentActivity.TALK))
+        pacer.observe(CallPlaced(2000, 700.0 - ring - 2.0))
+        pacer.observe(CallResolved(2000, 698.0, CallOutcome.ROUTED))
+        pacer.observe(AgentChanged(60, 698.0, AgentActivity.TALK, 2000))
+        placed[ring] = pacer.decide(view(idle=0, agents=10, lines=10), 700.0)
+        assert pacer.fallback_reason is None
+    assert placed[20.0] > placed[8.0]
 
 
 def test_extra_calls_are_rationed_by_team_size_and_time() -> None:

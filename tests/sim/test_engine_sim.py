@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from dialerd.core.pacing import (
+    AgentActivity,
+    AgentChanged,
     CallAbandoned,
+    CallConnected,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
@@ -34,6 +37,26 @@ def test_progressive_never_abandons_and_matches_the_model_floor() -> None:
     assert engine.dials > 100
     assert abs(engine.occupancy - floor.occupancy) < 0.03
     assert engine.peak_lines_per_agent <= 1.0
+
+
+def test_the_dialer_names_the_call_each_agent_takes() -> None:
+    """Through the engine, every talk begins with the call the agent was given (the
+    connection that follows repeats the talk without it), and the agent's verdict is
+    about that call."""
+    recorder = Recorder(PowerPacer(2.0))
+    simulate_engine(SHORT, recorder, 2)
+    last: dict[int, AgentActivity] = {}
+    given = []
+    for f in recorder.facts:
+        if isinstance(f, AgentChanged):
+            if f.activity is AgentActivity.TALK and last.get(f.agent_id) is not f.activity:
+                assert f.call_id is not None
+                given.append(f.call_id)
+            last[f.agent_id] = f.activity
+    judged = [f.call_id for f in recorder.facts if isinstance(f, CallConnected)]
+    assert len(given) > 50
+    assert set(judged) <= set(given)
+    assert len(set(given)) == len(given)
 
 
 def test_power_dialling_abandons_and_respects_the_line_cap() -> None:

@@ -125,6 +125,20 @@ def test_facts_follow_each_call_through_its_life() -> None:
     assert any(isinstance(f, CallAbandoned) for f in recorder.facts)
 
 
+def test_each_talk_starts_with_the_call_the_agent_was_given() -> None:
+    """An agent's talk names its call, a routed one that the agent then connected."""
+    recorder = Recorder(PowerPacer(2.0))
+    simulate(SHORT, recorder, 5)
+    talks = [
+        f
+        for f in recorder.facts
+        if isinstance(f, AgentChanged) and f.activity is AgentActivity.TALK
+    ]
+    connected = {f.call_id for f in recorder.facts if isinstance(f, CallConnected)}
+    assert talks
+    assert {f.call_id for f in talks} == connected
+
+
 def test_agents_leaving_reduce_logged_in_time() -> None:
     """Agents who log out mid-shift stop counting toward logged-in time."""
     scenario = SHORT.with_(agent_changes=(AgentChange(900.0, -3),))
