@@ -175,17 +175,20 @@ def run_one(
     return row
 
 
-def run_scenario(job: tuple[str, tuple[str, ...], float | None, str]) -> list[dict[str, object]]:
-    """Every run of one (scenario file, policies, theta, engine): each seed, oracle first.
+def run_scenario(
+    job: tuple[str, tuple[str, ...], float | None, str, tuple[int, ...] | None],
+) -> list[dict[str, object]]:
+    """Every run of one (scenario file, policies, theta, engine, seeds or the scenario's):
+    each seed, oracle first.
 
     A scenario is one task so that its runs share each seed's lead file and, for the
     tuned policy, the true tables (100,000 draws per outcome mix): with one task per run
     every worker that drew a run of the scenario built them again.
     """
-    path, policies, theta, engine = job
+    path, policies, theta, engine, seeds = job
     scenario = load_scenario(path)
     rows = []
-    for seed in scenario.seeds:
+    for seed in seeds or scenario.seeds:
         leads = LeadFile(scenario, seed)
         for policy in ("oracle", *policies):
             rows.append(run_one((path, policy, seed, theta, engine), leads))
@@ -319,7 +322,7 @@ def render(saved: dict[str, Any], thetas: dict[str, float]) -> str:
         + "\n\n"
         "Occupancy = talk time / logged-in time; abandon = abandoned live calls "
         "(AMD false positives included) / live answers over the 4-hour shift; "
-        "mean (min–max) over the scenario's seeds 1–5, every policy on the same lead "
+        f"mean (min–max) over seeds {saved.get('seeds', '1–5')}, every policy on the same lead "
         'file per seed. "tuned" is the model-based threshold policy given the true '
         "distributions, its θ tuned in hindsight per scenario on the pooled abandon "
         'rate (so single seeds may exceed the target); "predictive" is dialerd\'s '
@@ -343,7 +346,10 @@ def write_section(path: Path, body: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="config/scenarios/*.toml")
+    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
+    parser.add_argument(
+        "--seeds", default="", help="e.g. 1-45 instead of the scenarios' (with --out -)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tune", action="store_true", help="re-tune theta in hindsight")
     parser.add_argument(
@@ -367,9 +373,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_section(ROOT / args.out, body)
         return 0
 
-    paths = sorted(str(p) for p in ROOT.glob(args.scenarios))
+    paths = sorted({str(p) for pattern in args.scenarios for p in ROOT.glob(pattern)})
     if not paths:
-        print(f"no scenario matches {args.scenarios}", file=sys.stderr)
+        print(f"no scenario matches {' '.join(args.scenarios)}", file=sys.stderr)
+        return 2
+    try:
+        seeds = tuple(parse_seeds(args.seeds)) if args.seeds else None
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if seeds and args.out != "-":
+        # The section in docs/benchmarks.md is the standard run, on the scenarios' seeds.
+        print("--seeds needs --out - (the docs table is the standard run)", file=sys.stderr)
         return 2
     paths.sort(key=_cost, reverse=True)
     policies = [p for p in args.policies.split(",") if p]
@@ -388,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 thetas_at.write_text(json.dumps(dict(sorted(thetas.items())), indent=1) + "\n")
         # Largest first, so that the last tasks to finish are short ones and neither
         # worker waits long for the other at the end.
-        work = [(p, tuple(policies), thetas.get(names[p]), args.engine) for p in paths]
+        work = [(p, tuple(policies), thetas.get(names[p]), args.engine, seeds) for p in paths]
         rows = [row for rows_of in pool.imap_unordered(run_scenario, work) for row in rows_of]
     runs = len(rows)
     elapsed = time.monotonic() - started
@@ -401,7 +416,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "one_shift_s": one_shift_s,
         "command": "python scripts/bench_pacing.py"
         + (" --tune" if args.tune else "")
-        + (f" --engine {args.engine}" if args.engine != "dialer" else ""),
+        + (f" --engine {args.engine}" if args.engine != "dialer" else "")
+        + (f" --policies {args.policies}" if args.policies != ",".join(POLICIES) else "")
+        + (f" --seeds {args.seeds} --out -" if seeds else "")
+        + (
+            " --scenarios " + " ".join(f"'{p}'" for p in args.scenarios)
+            if args.scenarios != parser.get_default("scenarios")
+            else ""
+        ),
+        "seeds": args.seeds.replace("-", "–") if seeds else "1–5",
         "engine": args.engine,
         "workers": args.workers,
         "scenarios": len(paths),
