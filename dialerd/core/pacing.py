@@ -650,12 +650,12 @@ class CallerMix:
     def p(self, share: float, elapsed: float) -> float:
         """P(free within the horizon) for an agent ``elapsed`` s into a call whose ring time
         has this share of people."""
+        # P(person | still on the call): the share, weighed by how many of each kind of
+        # call lasted this long.
         alive_p = share * self.people.survival(elapsed)
         alive_m = (1.0 - share) * self.machines.survival(elapsed)
+        person = alive_p / (alive_p + alive_m) if alive_p + alive_m > 0 else 1.0
         talk = AgentActivity.TALK
-        if alive_p + alive_m <= 0:
-            return self.people.p(talk, elapsed)
-        person = alive_p / (alive_p + alive_m)
         return person * self.people.p(talk, elapsed) + (1 - person) * self.machines.p(talk, elapsed)
 
     def correction(
@@ -663,27 +663,10 @@ class CallerMix:
     ) -> tuple[float, float]:
         """What these agents, (share, elapsed) each, change in A's mean and variance when
         they get their own p instead of ``pooled``'s."""
-        # Called at every evaluation: the tables are looked up here rather than through
-        # p() and survival() once per agent.
-        rows = (pooled.rows()[0], self.people.rows()[0], self.machines.rows()[0])
-        if not all(rows):
-            return 0.0, 0.0
-        last = [len(r) - 1 for r in rows]
-        talks_p, talks_m = self.people._talks, self.machines._talks
-        n_p, n_m = len(talks_p), len(talks_m)
-        if not (n_p and n_m):
-            return 0.0, 0.0
-        per_step = 1.0 / BusyModel.GRID_S
-        right = bisect.bisect_right
         d_mean = d_var = 0.0
         for share, elapsed in on_answer:
-            i = int(elapsed * per_step)
-            before = rows[0][min(i, last[0])][0]
-            alive_p = share * (1.0 - right(talks_p, elapsed) / n_p)
-            alive_m = (1.0 - share) * (1.0 - right(talks_m, elapsed) / n_m)
-            person = alive_p / (alive_p + alive_m) if alive_p + alive_m > 0 else 1.0
-            after = person * rows[1][min(i, last[1])][0]
-            after += (1.0 - person) * rows[2][min(i, last[2])][0]
+            before = pooled.p(AgentActivity.TALK, elapsed)
+            after = self.p(share, elapsed)
             d_mean += after - before
             d_var += after * (1 - after) - before * (1 - before)
         return d_mean, d_var
