@@ -243,7 +243,12 @@ def table(rows: list[dict[str, object]], thetas: dict[str, float]) -> str:
     ]
     for name in names:
         oracle = statistics.fmean(float(r["occupancy"]) for r in by[(name, "oracle")])  # type: ignore[arg-type]
-        prog = statistics.fmean(float(r["occupancy"]) for r in by[(name, "progressive")])  # type: ignore[arg-type]
+        prog_runs = by.get((name, "progressive"))
+        prog = (
+            statistics.fmean(float(r["occupancy"]) for r in prog_runs)  # type: ignore[arg-type]
+            if prog_runs
+            else None
+        )
         lines.append(f"| {name} | oracle | {oracle:.3f} | 1.000 | 1.00 | 0 | yes | |")
         for policy in POLICIES:
             runs = by.get((name, policy))
@@ -252,14 +257,19 @@ def table(rows: list[dict[str, object]], thetas: dict[str, float]) -> str:
             occ = [float(r["occupancy"]) for r in runs]  # type: ignore[arg-type]
             ab = [float(r["abandon_rate"]) for r in runs]  # type: ignore[arg-type]
             target = float(runs[0]["abandon_target"])  # type: ignore[arg-type]
-            ok = all(a <= target + 1e-12 for a in ab)
+            over = sum(1 for a in ab if a > target + 1e-12)
             lines_pa = statistics.fmean(float(r["mean_lines_per_agent"]) for r in runs)  # type: ignore[arg-type]
             mean = statistics.fmean(occ)
-            gap = (mean - prog) / (oracle - prog) if oracle > prog else 0.0
+            # Without progressive in the run (--policies) there is no floor to close from.
+            if prog is None:
+                gap = "–"
+            else:
+                gap = f"{(mean - prog) / (oracle - prog) if oracle > prog else 0.0:.2f}"
             label = f"tuned (θ={thetas[name]:.3g})" if policy == "tuned" else policy
+            verdict = "yes" if not over else f"**no** ({over} of {len(ab)})"
             lines.append(
-                f"| {name} | {label} | {_fmt_range(occ)} | {mean / oracle:.3f} | {gap:.2f} "
-                f"| {_fmt_range(ab, pct=True)} | {'yes' if ok else '**no**'} | {lines_pa:.2f} |"
+                f"| {name} | {label} | {_fmt_range(occ)} | {mean / oracle:.3f} | {gap} "
+                f"| {_fmt_range(ab, pct=True)} | {verdict} | {lines_pa:.2f} |"
             )
     return "\n".join(lines)
 
@@ -432,12 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "elapsed_s": elapsed,
         "rows": rows,
     }
+    if args.json:
+        Path(args.json).write_text(json.dumps(saved, indent=1))
     body = render(saved, thetas)
     print(body)
     if args.out != "-":
         write_section(ROOT / args.out, body)
-    if args.json:
-        Path(args.json).write_text(json.dumps(saved, indent=1))
     return 0
 
 
