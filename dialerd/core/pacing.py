@@ -992,6 +992,7 @@ class PredictivePacer:
                     self._count(at, 1.0 + extra, extra, extra_var)
             case CallAbandoned(call_id, at, human):
                 pending = self._routed.pop(call_id, None)
+                self._agent_of.pop(call_id, None)  # given to an agent it never reached
                 # Nobody heard who answered an abandoned call without AMD: it counts as
                 # the share of people among connected answers of the same ring time,
                 # estimated towards people (HumanShare), or as a person.
