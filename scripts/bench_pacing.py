@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_section(ROOT / args.out, body)
         return 0
 
-    paths = sorted({str(p) for pattern in args.scenarios for p in ROOT.glob(pattern)})
+    paths = scenario_paths(args.scenarios)
     if not paths:
         print(f"no scenario matches {' '.join(args.scenarios)}", file=sys.stderr)
         return 2
