@@ -69,6 +69,29 @@ def parse_setting(text: str) -> tuple[str, object]:
         raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, set_help: str) -> None:
+    """The options the pacer analyses share: scenarios, ``--set``, seeds and workers."""
+    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE", help=set_help
+    )
+    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
+    parser.add_argument("--workers", type=int, default=2)
+
+
+def read_run_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[dict[str, object], list[int] | None]:
+    """The ``--set`` parameters and the seeds given (None: the scenario's); a bad one
+    ends the script with the parser's error."""
+    try:
+        settings = dict(parse_setting(text) for text in args.settings)
+        seeds = parse_seeds(args.seeds) if args.seeds else None
+    except ValueError as exc:
+        parser.error(str(exc))
+    return settings, seeds
+
+
 def _run(
     task: tuple[str, float | None, Mapping[str, object] | None, bool, int],
 ) -> tuple[float, float]:
@@ -81,28 +104,14 @@ def _run(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
-    parser.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a PredictiveConfig parameter to change (repeat for several)",
-    )
+    add_run_arguments(parser, "a PredictiveConfig parameter to change (repeat for several)")
     parser.add_argument(
         "--known-callers",
         action="store_true",
         help="tell the changed pacer who answered each call abandoned without AMD",
     )
-    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
-    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    try:
-        settings = dict(parse_setting(text) for text in args.settings)
-        seeds_given = parse_seeds(args.seeds) if args.seeds else None
-    except ValueError as exc:
-        parser.error(str(exc))
+    settings, seeds_given = read_run_arguments(parser, args)
     if not settings and not args.known_callers:
         parser.error("nothing to compare: give --known-callers or at least one --set NAME=VALUE")
     scenarios = tuned_scenarios(args.scenarios)

@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import analysis_run, parse_seeds, predictive_for, tuned_scenarios
-from bench_pacing_ablation import parse_setting
+from bench_pacing import analysis_run, predictive_for, tuned_scenarios
+from bench_pacing_ablation import add_run_arguments, read_run_arguments
 
 from dialerd.core.pacing import (
     CallAbandoned,
@@ -126,26 +126,12 @@ def _run(task: tuple[str, float | None, Mapping[str, object], int]) -> tuple[flo
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
+    add_run_arguments(parser, "another PredictiveConfig parameter to change (repeat for several)")
     parser.add_argument(
         "--margin-sd", type=float, default=2.0, help="sd of the count to aim below the target"
     )
-    parser.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="another PredictiveConfig parameter to change (repeat for several)",
-    )
-    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
-    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    try:
-        settings = dict(parse_setting(text) for text in args.settings)
-        seeds_given = parse_seeds(args.seeds) if args.seeds else None
-    except ValueError as exc:
-        parser.error(str(exc))
+    settings, seeds_given = read_run_arguments(parser, args)
     if args.margin_sd < 0:
         parser.error("--margin-sd is a number of sd, 0 or more")
     for name in ("internal_target_share", "opening_credit_live"):
