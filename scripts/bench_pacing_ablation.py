@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pacing import analysis_run, parse_seeds, tuned_scenarios
 
 from dialerd.core.pacing import PredictiveConfig
+from dialerd.errors import UsageError
 
 # Set by the campaign (and so by the scenario), not by whoever tunes the pacer.
 CAMPAIGN_PARAMETERS = frozenset({"abandon_target", "window_s", "amd_false_positive_rate"})
@@ -87,7 +88,8 @@ def read_run_arguments(
     try:
         settings = dict(parse_setting(text) for text in args.settings)
         seeds = parse_seeds(args.seeds) if args.seeds else None
-    except ValueError as exc:
+        PredictiveConfig(**settings)  # type: ignore[arg-type]
+    except (ValueError, UsageError) as exc:
         parser.error(str(exc))
     return settings, seeds
 

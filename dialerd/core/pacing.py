@@ -850,6 +850,60 @@ class PredictiveConfig:
     max_extra_rate: float = 0.1
     max_extra_burst: float = 3.0  # ... and at least this many in hand (small teams)
 
+    def __post_init__(self) -> None:
+        # A value out of range would not fail here but pace oddly for hours (a gain
+        # below gain_min is silently raised to it, a zero soft zone divides by zero).
+        def check(name: str, ok: bool, what: str) -> None:
+            if not ok:
+                raise UsageError(f"{name}: must be {what}, got {getattr(self, name)!r}")
+
+        check("abandon_target", 0 <= self.abandon_target < 1, "a fraction from 0 to below 1")
+        check(
+            "amd_false_positive_rate",
+            0 <= self.amd_false_positive_rate < 1,
+            "a fraction from 0 to below 1",
+        )
+        check("internal_target_share", 0 < self.internal_target_share <= 1, "in (0, 1]")
+        check("machine_weight", 0 <= self.machine_weight <= 1, "in [0, 1]")
+        for name in (
+            "window_s",
+            "horizon_s",
+            "gain",
+            "gain_min",
+            "gain_halving_live",
+            "soft_budget_abandons",
+            "hit_window_s",
+            "tick_s",
+        ):
+            check(name, getattr(self, name) > 0, "above 0")
+        for name in (
+            "min_interval_s",
+            "reserve_calls",
+            "reserve_sd",
+            "min_attempts",
+            "min_busy_periods",
+            "hit_min_attempts",
+            "max_extra_rate",
+            "max_extra_burst",
+        ):
+            check(name, getattr(self, name) >= 0, "0 or more")
+        check("min_agents", self.min_agents >= 1, "1 or more")
+        check("gain_min", self.gain_min <= self.gain, f"at most gain ({self.gain!r})")
+        check("theta_max", 0 < self.theta_max < 1, "a probability between 0 and 1")
+        check(
+            "theta_min", 0 < self.theta_min <= self.theta_max, f"in (0, theta_max={self.theta_max}]"
+        )
+        check(
+            "theta_initial",
+            self.theta_min <= self.theta_initial <= self.theta_max,
+            f"between theta_min ({self.theta_min}) and theta_max ({self.theta_max})",
+        )
+        check(
+            "opening_credit_live",
+            self.opening_credit_live is None or self.opening_credit_live >= 0,
+            "None or 0 or more",
+        )
+
 
 class PredictivePacer:
     """Learns online and keeps the abandon rate under the target (module header)."""

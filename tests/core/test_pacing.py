@@ -571,3 +571,34 @@ def test_predictive_stays_within_cap_and_never_below_progressive(
     v = PacingView(agents, idle, dialing, waiting, in_use, 3 * agents)
     n = pacer.decide(v, 401.0)
     assert progressive_dials(v) <= n <= max(0, v.max_lines - v.lines_in_use)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"abandon_target": 1.0}, "abandon_target"),
+        ({"abandon_target": -0.01}, "abandon_target"),
+        ({"amd_false_positive_rate": 1.0}, "amd_false_positive_rate"),
+        ({"internal_target_share": 0.0}, "internal_target_share"),
+        ({"soft_budget_abandons": 0.0}, "soft_budget_abandons"),
+        ({"window_s": 0.0}, "window_s"),
+        ({"reserve_sd": -1.0}, "reserve_sd"),
+        ({"min_agents": 0}, "min_agents"),
+        ({"gain": 0.5}, "gain_min"),  # the floor would silently raise it back to 1
+        ({"theta_initial": 0.99}, "theta_initial"),
+        ({"theta_min": 0.5, "theta_max": 0.4}, "theta_min"),
+        ({"theta_max": 1.0}, "theta_max"),
+        ({"opening_credit_live": -1.0}, "opening_credit_live"),
+        ({"machine_weight": 1.5}, "machine_weight"),
+    ],
+)
+def test_a_parameter_out_of_range_is_refused_by_name(changes: dict[str, float], named: str) -> None:
+    with pytest.raises(UsageError, match=f"^{named}: must be"):
+        PredictiveConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_the_settings_in_use_are_accepted() -> None:
+    """The defaults, a decreasing gain, no opening credit and unlimited extra calls."""
+    PredictiveConfig()
+    PredictiveConfig(gain=2.0, gain_min=0.3, abandon_target=0.01, opening_credit_live=0.0)
+    PredictiveConfig(max_extra_rate=math.inf, max_extra_burst=math.inf, theta_initial=0.95)
