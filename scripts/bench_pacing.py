@@ -21,6 +21,7 @@ plain run only evaluates; ``--tune`` recomputes it. The table goes into
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import multiprocessing
@@ -47,6 +48,7 @@ from pacing_reference import (
 )
 
 from dialerd.core.pacing import Pacer, PredictiveConfig, PredictivePacer, ProgressivePacer
+from dialerd.errors import UsageError
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, load_scenario
 from dialerd.sim.vsim import SimResult, simulate
@@ -100,6 +102,73 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise ValueError(f"no seed in {text!r}")
     return seeds
+
+
+# Set by the campaign (and so by the scenario), not by whoever tunes the pacer.
+CAMPAIGN_PARAMETERS = frozenset({"abandon_target", "window_s", "amd_false_positive_rate"})
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for one ``PredictiveConfig`` parameter, typed as its default.
+
+    Raises ``ValueError`` naming what is wrong: no ``=``, an unknown or campaign-set
+    parameter, or a value that is not of the parameter's type.
+    """
+    name, sep, raw = (part.strip() for part in text.partition("="))
+    if not sep or not name or not raw:
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    known = [f.name for f in dataclasses.fields(PredictiveConfig)]
+    if name not in known:
+        raise ValueError(f"PredictiveConfig has no parameter {name!r}; it has {', '.join(known)}")
+    if name in CAMPAIGN_PARAMETERS:
+        raise ValueError(f"{name} is the campaign's setting, taken from the scenario")
+    default = getattr(PredictiveConfig(), name)
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return name, raw.lower() == "true"
+        if isinstance(default, int):
+            return name, int(raw)
+        if default is None and raw.lower() == "none":
+            return name, None
+        return name, float(raw)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else type(default).__name__
+        if default is None:
+            kind = "a number or none"
+        raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, set_help: str | None = None) -> None:
+    """The options the pacer analyses share: scenarios, seeds and workers, and ``--set``
+    where the analysis changes the pacer's parameters (``set_help`` given)."""
+    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
+    if set_help is not None:
+        parser.add_argument(
+            "--set",
+            dest="settings",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=set_help,
+        )
+    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
+    parser.add_argument("--workers", type=int, default=2)
+
+
+def read_run_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[dict[str, object], list[int] | None]:
+    """The ``--set`` parameters and the seeds given (None: the scenario's); a bad one
+    ends the script with the parser's error."""
+    try:
+        settings = dict(parse_setting(text) for text in getattr(args, "settings", []))
+        seeds = parse_seeds(args.seeds) if args.seeds else None
+        PredictiveConfig(**settings)  # type: ignore[arg-type]
+    except (ValueError, UsageError) as exc:
+        parser.error(str(exc))
+    return settings, seeds
 
 
 def analysis_run(

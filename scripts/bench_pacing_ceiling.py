@@ -44,8 +44,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import analysis_run, predictive_for, tuned_scenarios
-from bench_pacing_ablation import add_run_arguments, read_run_arguments
+from bench_pacing import (
+    add_run_arguments,
+    analysis_run,
+    predictive_for,
+    read_run_arguments,
+    tuned_scenarios,
+)
 
 from dialerd.core.pacing import (
     CallAbandoned,

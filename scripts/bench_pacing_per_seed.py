@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import analysis_run, parse_seeds, tuned_scenarios
+from bench_pacing import add_run_arguments, analysis_run, read_run_arguments, tuned_scenarios
 
 FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
 
@@ -41,14 +41,9 @@ def _run(task: tuple[str, float | None, int]) -> tuple[float, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
-    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
-    parser.add_argument("--workers", type=int, default=2)
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        seeds_given = parse_seeds(args.seeds) if args.seeds else None
-    except ValueError as exc:
-        parser.error(str(exc))
+    _, seeds_given = read_run_arguments(parser, args)
     scenarios = tuned_scenarios(args.scenarios)
     print(
         "| scenario | tuned (pooled) | tuned, every seed under | / pooled | its θ factor "
