@@ -149,6 +149,7 @@ class _Model:
         self._idle = 0
         self._logged = 0
         self._lines = 0
+        self._talking = 0
         self._agent_was: dict[str, str] = {}
         self._wall_at = 0.0
         self._wall = _EPOCH
@@ -178,6 +179,9 @@ class _Model:
             self.agent_time_s += self._logged * span
             self.idle_time_s += self._idle * span
             self.busy_s += (self._logged - self._idle) * span
+            # Talk is integrated as it happens (not booked whole at the connection), so
+            # that the timeline's steps each get the talk made in them.
+            self.talk_s += self._talking * span
             self.lines_area += self._lines * span
             self._last_t = t
 
@@ -272,9 +276,11 @@ class _Model:
         self.feed(ev.AgentConnected(_SERVER, call_id, agent_id), now)
         if call.human:
             self.live_connects += 1
-            end = now + call.attempt.talk_s
-            self.talk_s += max(0.0, min(end, self.shift_end) - min(now, self.shift_end))
-            self.at(end, lambda t: self._after_call(call_id, agent_id, t, call.attempt.wrap_s))
+            self._talking += 1
+            self.at(
+                now + call.attempt.talk_s,
+                lambda t: self._after_call(call_id, agent_id, t, call.attempt.wrap_s),
+            )
         else:
             self.machine_connects += 1
             handling = call.attempt.machine_handling_s
@@ -283,6 +289,8 @@ class _Model:
     def _after_call(self, call_id: str, agent_id: str, now: float, wrap_s: float) -> None:
         self._hang_up(call_id, now)
         human = self.calls[call_id].human
+        if human:
+            self._talking -= 1
         self.at(now + wrap_s, lambda t: self._dispose(agent_id, human, t))
 
     def _dispose(self, agent_id: str, human: bool, now: float) -> None:
@@ -367,21 +375,22 @@ def simulate_engine(
         tick = deadline if deadline is not None and deadline > now else None
         if heap and (tick is None or heap[0][0] <= tick):
             now = heap[0][0]
+            timeline.reach(now)
             model.advance(now)
             while heap and heap[0][0] == now:
                 pop(heap)[2](now)
         elif tick is not None and tick < shift_end:
             now = tick
+            timeline.reach(now)
             model.advance(now)
             model.timer(now)
         else:
             break
-        timeline.reach(now)
         if now >= shift_end and dialer.in_flight() == 0:
             break
-    model.advance(model.shift_end)
     # The last events may come before the shift ends: the steps left close at its end.
     timeline.reach(model.shift_end)
+    model.advance(model.shift_end)
 
     return result_of(
         model,

@@ -379,23 +379,23 @@ def simulate(
         tick = deadline if deadline is not None and deadline > now else None
         if heap and (tick is None or heap[0][0] <= tick):
             now = heap[0][0]
+            timeline.reach(now)
             floor.advance(now)
             while heap and heap[0][0] == now:
                 heapq.heappop(heap)[2](now)
         elif tick is not None and tick < shift_end:
             now = tick
+            timeline.reach(now)
             floor.advance(now)
         else:
             break
-        # Timeline points are recorded at event granularity: close enough for a plot.
-        timeline.reach(now)
         if now < shift_end:
             dial(now)
         elif not floor.dialing and not floor.waiting:
             break
-    floor.advance(shift_end)
     # The last events may come before the shift ends: the steps left close at its end.
     timeline.reach(shift_end)
+    floor.advance(shift_end)
 
     return result_of(
         floor,
@@ -422,6 +422,9 @@ class Tally(Protocol):
     live_connects: int
     machine_connects: int
 
+    def advance(self, now: float) -> None:
+        """Integrate the time-weighted figures up to ``now``."""
+
 
 class TimelineRecorder:
     """The timeline of a shift, one point per step, from a simulation's accumulators."""
@@ -435,8 +438,13 @@ class TimelineRecorder:
         self._marks = (0.0, 0.0, 0.0)
 
     def reach(self, now: float) -> None:
-        """Close every step that ends by ``now`` (and by the end of the shift)."""
+        """Close every step that ends by ``now`` (and by the end of the shift).
+
+        Call it before the events at ``now`` change the floor: each step is integrated up
+        to its own end, over the state the floor was in since the last event.
+        """
         while self._next_s <= now and self._next_s <= self.end_s:
+            self.tally.advance(self._next_s)
             self._close(self._next_s)
             self._next_s += self.step_s
 

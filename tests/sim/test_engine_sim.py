@@ -86,6 +86,17 @@ def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
     assert result.timeline[-1].occupancy == 0.0
 
 
+def test_timeline_counts_talk_in_the_steps_it_happens() -> None:
+    """A call's talk falls in the steps it spans, not all in the step it was connected
+    in: no step is over full occupancy, and the steps add up to the whole shift's."""
+    result = simulate_engine(SHORT, PowerPacer(2.0), 1, timeline_step_s=60.0)
+    steps = [p.occupancy for p in result.timeline]
+    assert len(steps) == 60
+    assert max(steps) <= 1.0
+    # Ten agents logged in for the whole shift: every step weighs the same.
+    assert abs(sum(steps) / len(steps) - result.occupancy) < 1e-9
+
+
 def test_abandoned_callers_are_unknown_unless_the_analysis_tells_them() -> None:
     """Without AMD nobody heard who answered; ``callers_known`` tells the simulator's truth."""
     unknown, told = Recorder(PowerPacer(3.0)), Recorder(PowerPacer(3.0))

@@ -201,3 +201,13 @@ def test_timeline_covers_the_whole_shift_when_the_floor_empties_early() -> None:
     assert [p.end_s for p in result.timeline] == [600.0, 1200.0, 1800.0]
     assert result.timeline[0].occupancy > 0
     assert result.timeline[-1].abandon_rate == result.abandon_rate
+
+
+def test_timeline_steps_end_at_their_own_ends() -> None:
+    """Each step is integrated up to its end, not to the first event after it: with the
+    whole team logged in throughout, the steps average to the shift's occupancy."""
+    result = simulate(SHORT, PowerPacer(2.0), 1, timeline_step_s=60.0)
+    steps = [p.occupancy for p in result.timeline]
+    assert len(steps) == 30
+    assert max(steps) <= 1.0
+    assert abs(sum(steps) / len(steps) - result.occupancy) < 1e-9
