@@ -244,6 +244,17 @@ def run_one(
     return row
 
 
+def progress(done: int, total: int, name: str, elapsed_s: float) -> None:
+    """One line on stderr per finished scenario (redrawn in place on a terminal): a
+    standard run takes minutes and prints its table only at the end."""
+    line = f"[{done}/{total}] {name} done, {elapsed_s:.0f} s"
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\r\x1b[2K{line}", end=end, file=sys.stderr, flush=True)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
 def run_scenario(
     job: tuple[str, tuple[str, ...], float | None, str, tuple[int, ...] | None],
 ) -> list[dict[str, object]]:
@@ -483,7 +494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Largest first, so that the last tasks to finish are short ones and neither
         # worker waits long for the other at the end.
         work = [(p, tuple(policies), thetas.get(names[p]), args.engine, seeds) for p in paths]
-        rows = [row for rows_of in pool.imap_unordered(run_scenario, work) for row in rows_of]
+        rows = []
+        for done, rows_of in enumerate(pool.imap_unordered(run_scenario, work), 1):
+            rows += rows_of
+            name = str(rows_of[0]["scenario"]) if rows_of else ""
+            progress(done, len(work), name, time.monotonic() - started)
     runs = len(rows)
     elapsed = time.monotonic() - started
     # The speed target: one 4-hour, 20-agent shift, timed alone after the pool is done.
