@@ -100,8 +100,9 @@ comply then.
 After a restart the regime window is not learned afresh: the daemon reads the campaign's
 live answers and abandons of the window from the store and hands them to
 ``PredictivePacer.seed_history`` before the first fact, counted as ``observe`` would have
-counted them (wall times become monotonic ones; unknown callers count as people, the
-share being this run's to learn). The
+counted them (wall times become monotonic ones; an abandon of unknown caller counts as
+much as the earlier run counted it, recorded with the call, or as a person where that was
+not recorded). The
 opening credit follows the live answers in the window, so a window that has history gets
 only what is left of it.
 
@@ -223,12 +224,15 @@ class PastAnswer:
     """A live answer of an earlier run, for the regime window of a new pacer.
 
     ``at_s`` is its wall time in UTC epoch seconds; ``abandoned`` and ``human`` mean what
-    they mean on ``CallConnected`` and ``CallAbandoned``.
+    they mean on ``CallConnected`` and ``CallAbandoned``. ``counted``: for an abandon whose
+    caller nobody heard, how much the earlier run counted it as a person
+    (``PredictivePacer.last_abandon_counted``); without it the abandon counts as a person.
     """
 
     at_s: float
     abandoned: bool
     human: bool | None = True
+    counted: float | None = None
 
 
 PacingFact = CallPlaced | CallResolved | CallConnected | CallAbandoned | AgentChanged
@@ -928,6 +932,9 @@ class PredictivePacer:
         self._verdicts: dict[int, bool] = {}  # agent -> who answered its last call
         self._shares: dict[int, tuple[float, float]] = {}  # ring-time bin -> (at, share)
         self.spend = 1.0  # the share of theta the budget allows now
+        # How much the last abandon observed counted as a person (the engine records it,
+        # so that a restart counts the window's abandons as this run did).
+        self.last_abandon_counted: float | None = None
         self._live_seen = 0.0
         self._humans_connected = 0
         self._answered_connected = 0
@@ -985,6 +992,11 @@ class PredictivePacer:
                     self.window.add(at, 1.0 + extra, extra, extra_var)
                 continue
             weight = 1.0 if answer.human is None else float(answer.human)
+            if answer.human is None and answer.counted is not None:
+                # As the earlier run counted it: counting it again as a person would
+                # make a restart cost budget (at 10 % live most such abandons are
+                # machines, and the window holds them for days).
+                weight = min(1.0, max(0.0, answer.counted))
             if weight > 0:
                 self.window.add(at, weight, weight, weight * (1 - weight))
         self.window.expire(now)
@@ -1057,6 +1069,7 @@ class PredictivePacer:
                         weight = self.share.weight(pending[1], waiting)
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self.answers.add(pending[0], pending[1], demand)
+                self.last_abandon_counted = weight
                 if weight > 0:
                     self._count(at, weight, weight, weight * (1 - weight))
             case AgentChanged(agent_id, at, activity, call_id):

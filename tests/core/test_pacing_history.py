@@ -52,6 +52,37 @@ def test_answers_inside_the_window_count_and_older_ones_do_not() -> None:
     assert counts(pacer) == (3.0, 1.0, 0.0)
 
 
+def test_an_unknown_caller_counts_as_the_earlier_run_counted_it() -> None:
+    """An abandon nobody heard counts the fraction of a person recorded with it, with its
+    variance in the guard's reserve; one recorded without a fraction counts as a person,
+    and a recorded fraction outside [0, 1] is held to it."""
+    pacer = PredictivePacer()
+    pacer.seed_history(
+        [
+            PastAnswer(E - 60, abandoned=True, human=None, counted=0.3),
+            PastAnswer(E - 50, abandoned=True, human=None),
+            PastAnswer(E - 40, abandoned=True, human=None, counted=1.7),
+            PastAnswer(E - 30, abandoned=True, human=None, counted=0.0),
+        ],
+        NOW,
+        WALL,
+    )
+    assert counts(pacer) == pytest.approx((2.3, 2.3, 0.21))
+
+
+def test_the_pacer_says_how_much_each_abandon_counted() -> None:
+    """The count the engine records with an abandon is the one the pacer made of it."""
+    pacer = PredictivePacer()
+    pacer.observe(CallPlaced(1, 0.0))
+    pacer.observe(CallResolved(1, 8.0, CallOutcome.ROUTED))
+    pacer.observe(CallAbandoned(1, 10.0, None))
+    assert pacer.last_abandon_counted == 1.0  # no verdicts yet: a person
+    assert counts(pacer)[1] == 1.0
+    pacer.observe(CallAbandoned(2, 11.0, False))  # an analysis told it: a machine
+    assert pacer.last_abandon_counted == 0.0
+    assert counts(pacer)[1] == 1.0
+
+
 def test_seeded_answers_leave_the_window_on_the_monotonic_clock() -> None:
     """An answer 29 days old at the restart leaves the 30-day window a day later."""
     pacer = PredictivePacer()
