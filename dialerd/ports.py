@@ -408,8 +408,10 @@ class Store(Protocol):
         """Record a refusal at the gate and release the contact (finished, or due later)."""
         ...
 
-    async def record_disposition(self, call_id: str, result_id: int | None, memo: str) -> None:
-        """Attach the agent's result to a call."""
+    async def record_disposition(
+        self, call_id: str, result_id: int | None, memo: str, *, human: bool | None = None
+    ) -> None:
+        """Attach the agent's result to a call, with its verdict on who answered if said."""
         ...
 
     async def open_calls(self) -> list[OpenCall]:
@@ -426,9 +428,10 @@ class Store(Protocol):
 
     async def answer_history(
         self, campaign_id: int, *, since: dt.datetime
-    ) -> list[tuple[float, str]]:
-        """(epoch seconds, outcome) of the campaign's live answers since ``since``, oldest
-        first: ``answered_agent`` at the connection, ``abandoned`` at the call's end."""
+    ) -> list[tuple[float, str, float | None]]:
+        """(epoch seconds, outcome, counted as a person) of the campaign's live answers since
+        ``since``, oldest first: ``answered_agent`` at the connection, ``abandoned`` at the
+        call's end with how much the pacer counted it as a person (None: not recorded)."""
         ...
 
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:

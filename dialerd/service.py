@@ -342,13 +342,16 @@ class Service:
             return item
         since = self.wall() - dt.timedelta(seconds=setup.abandon_window_s)
         rows = await self.store.answer_history(setup.campaign_id, since=since)
-        history = tuple((at, Outcome(outcome)) for at, outcome in rows)
+        history = tuple((at, Outcome(outcome), counted) for at, outcome, counted in rows)
+        abandons = [counted for _, o, counted in history if o is Outcome.ABANDONED]
         log.info(
             "abandon_history",
             campaign=setup.campaign_id,
             window_s=setup.abandon_window_s,
             live_answers=len(history),
-            abandoned=sum(1 for _, o in history if o is Outcome.ABANDONED),
+            abandoned=len(abandons),
+            # An abandon nobody heard, with no count recorded, counts as a person.
+            counted_as_people=round(sum(1.0 if c is None else c for c in abandons), 2),
         )
         return StartCampaign(replace(setup, history=history))
 
@@ -406,8 +409,8 @@ class Service:
                     contact=c.contact_id,
                     reason=c.reason.value,
                 )
-            case cmd.RecordDisposition(call_id, _, result_id, memo):
-                await self.store.record_disposition(call_id, result_id, memo)
+            case cmd.RecordDisposition(call_id, _, result_id, memo, human):
+                await self.store.record_disposition(call_id, result_id, memo, human=human)
             case cmd.OfferPreview(agent_id, campaign_id, contact_id, _):
                 log.info(
                     "preview_offered", agent=agent_id, campaign=campaign_id, contact=contact_id

@@ -47,8 +47,11 @@ async def running_campaign(store: SqliteStore, mode: DialMode, contacts: int) ->
     return cid
 
 
-async def earlier_run(store: SqliteStore, cid: int, outcomes: list[Outcome]) -> None:
-    """Calls of a previous run, one per contact, ended with ``outcomes`` in the last hours."""
+async def earlier_run(
+    store: SqliteStore, cid: int, outcomes: list[Outcome], *, counted: float | None = None
+) -> None:
+    """Calls of a previous run, one per contact, ended with ``outcomes`` in the last hours;
+    each abandon recorded as ``counted`` of a person by the pacer (None: not recorded)."""
     for i, (contact, outcome) in enumerate(zip(await store.contacts(cid), outcomes, strict=False)):
         placed = NOW - dt.timedelta(hours=5, minutes=-i)
         await store.record_attempt(
@@ -65,6 +68,7 @@ async def earlier_run(store: SqliteStore, cid: int, outcomes: list[Outcome]) -> 
                 placed + dt.timedelta(seconds=90),
                 placed + dt.timedelta(seconds=10),
                 connected if outcome is Outcome.ANSWERED_AGENT else None,
+                counted_human=counted if outcome is Outcome.ABANDONED else None,
             )
         )
 
@@ -92,6 +96,24 @@ async def test_a_restart_starts_the_pacer_with_the_stored_abandons(store: Sqlite
     assert window(s, cid) == (8.0, 2.0)
     (read,) = [e for e in logs if e["event"] == "abandon_history"]
     assert (read["live_answers"], read["abandoned"], read["window_s"]) == (8, 2, 30 * 86400.0)
+
+
+async def test_a_restart_counts_abandons_and_machines_as_the_earlier_run_did(
+    store: SqliteStore,
+) -> None:
+    """Abandons stored with the share of a person the pacer counted count that share, and a
+    connected call the agent judged a machine is no live answer, as in the earlier run."""
+    cid = await running_campaign(store, DialMode.PREDICTIVE, 4)
+    ended = [Outcome.ANSWERED_AGENT] * 2 + [Outcome.ABANDONED] * 2
+    await earlier_run(store, cid, ended, counted=0.25)
+    await store.record_disposition("call0", None, "", human=True)
+    await store.record_disposition("call1", None, "", human=False)
+    s = service(store)
+    with capture_logs() as logs:
+        assert await s.start_campaigns() == [cid]
+    assert window(s, cid) == pytest.approx((1.5, 0.5))
+    (read,) = [e for e in logs if e["event"] == "abandon_history"]
+    assert (read["live_answers"], read["abandoned"], read["counted_as_people"]) == (3, 2, 0.5)
 
 
 async def test_a_progressive_campaign_reads_no_history(store: SqliteStore) -> None:
@@ -122,7 +144,7 @@ async def test_a_call_ending_while_the_history_is_read_is_counted_once(
 
     async def hang_up_while_reading(
         campaign_id: int, *, since: dt.datetime
-    ) -> list[tuple[float, str]]:
+    ) -> list[tuple[float, str, float | None]]:
         rows = await read(campaign_id, since=since)
         await s.feed(ev.ChannelHungUp("pbx", ev.Party.CALL, "left", ev.Leg.CUSTOMER, 16, ""))
         return rows

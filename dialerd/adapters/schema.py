@@ -197,6 +197,17 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     DROP INDEX contacts_phone;
     """,
+    # 8: what a restarted predictive pacer needs to count the window's answers as the run
+    # that made them did: the agent's verdict on who answered (a machine dismissed is no
+    # live answer) and how much an abandon nobody heard was counted as a person; the index
+    # of migration 6 covers both
+    """
+    ALTER TABLE calls ADD COLUMN human INTEGER;
+    ALTER TABLE calls ADD COLUMN counted_human REAL;
+    DROP INDEX calls_answered;
+    CREATE INDEX calls_answered ON calls(campaign_id, ended_at, outcome, connected_at,
+        human, counted_human) WHERE outcome IN ('answered_agent', 'abandoned');
+    """,
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -59,10 +59,10 @@ _encode_json = msgspec.json.Encoder().encode  # an import writes one custom docu
 # the index holds every column read, so no table row is visited; a call ends after it
 # connects, so its end bounds the range read.
 ANSWER_HISTORY_SQL = (
-    "SELECT at, outcome FROM (SELECT CASE outcome WHEN 'answered_agent'"
-    " THEN coalesce(connected_at, ended_at) ELSE ended_at END AS at, outcome"
+    "SELECT at, outcome, counted_human FROM (SELECT CASE outcome WHEN 'answered_agent'"
+    " THEN coalesce(connected_at, ended_at) ELSE ended_at END AS at, outcome, counted_human"
     " FROM calls WHERE campaign_id = ? AND outcome IN ('answered_agent', 'abandoned')"
-    " AND ended_at >= ?) WHERE at >= ? ORDER BY at, outcome"
+    " AND coalesce(human, 1) = 1 AND ended_at >= ?) WHERE at >= ? ORDER BY at, outcome"
 )
 
 
@@ -1143,7 +1143,7 @@ class SqliteStore:
             await db.execute(
                 "UPDATE calls SET state = 'ended', outcome = ?, agent_id = coalesce(?, agent_id),"
                 " reason = ?, dial_status = ?, cause = ?, answered_at = ?, connected_at = ?,"
-                " ended_at = ? WHERE id = ?",
+                " ended_at = ?, counted_human = ? WHERE id = ?",
                 (
                     o.outcome.value,
                     o.agent_id,
@@ -1153,6 +1153,7 @@ class SqliteStore:
                     _ts(o.answered_at) if o.answered_at else None,
                     _ts(o.connected_at) if o.connected_at else None,
                     _ts(o.wall_at),
+                    o.counted_human,
                     o.call_id,
                 ),
             )
@@ -1211,12 +1212,15 @@ class SqliteStore:
                 (status, _ts(retry_at) if retry_at else _ts(at), last, campaign_id, contact_id),
             )
 
-    async def record_disposition(self, call_id: str, result_id: int | None, memo: str) -> None:
-        """Attach the agent's result to a call."""
+    async def record_disposition(
+        self, call_id: str, result_id: int | None, memo: str, *, human: bool | None = None
+    ) -> None:
+        """Attach the agent's result to a call, with its verdict on who answered if said."""
         async with self._tx() as db:
             await db.execute(
-                "UPDATE calls SET result_id = coalesce(?, result_id), memo = ? WHERE id = ?",
-                (result_id, memo, call_id),
+                "UPDATE calls SET result_id = coalesce(?, result_id), memo = ?,"
+                " human = coalesce(?, human) WHERE id = ?",
+                (result_id, memo, None if human is None else int(human), call_id),
             )
 
     async def open_calls(self) -> list[OpenCall]:
@@ -1283,15 +1287,21 @@ class SqliteStore:
 
     async def answer_history(
         self, campaign_id: int, *, since: dt.datetime
-    ) -> list[tuple[float, str]]:
-        """(epoch seconds, outcome) of the campaign's live answers since ``since``, oldest first.
+    ) -> list[tuple[float, str, float | None]]:
+        """(epoch seconds, outcome, counted as a person) of the campaign's live answers since
+        ``since``, oldest first.
 
         Live answers are the calls the predictive pacer counts: connected to an agent
-        (``answered_agent``, timed at the connection) or abandoned (``abandoned``, timed at
-        the call's end). Calls still open are not included.
+        (``answered_agent``, timed at the connection; not when the agent's verdict said a
+        machine) or abandoned (``abandoned``, timed at the call's end, with how much the
+        pacer counted it as a person when nobody heard who answered, if it was recorded).
+        Calls still open are not included.
         """
         rows = await self._all(ANSWER_HISTORY_SQL, (campaign_id, _ts(since), _ts(since)))
-        return [(float(at), str(outcome)) for at, outcome in rows]
+        return [
+            (float(at), str(outcome), None if counted is None else float(counted))
+            for at, outcome, counted in rows
+        ]
 
     async def calls_of(self, campaign_id: int) -> list[CallRecord]:
         """A campaign's call history, oldest first."""

@@ -104,6 +104,8 @@ class RecordOutcome:
     cause: int | None = None
     final: bool = False
     retry_at: dt.datetime | None = None
+    counted_human: float | None = None
+    """An abandon nobody heard: how much the predictive pacer counted it as a person."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ class RecordDisposition:
     agent_id: str
     result_id: int | None
     memo: str
+    human: bool | None = None
+    """The agent's verdict: whether a person answered (None: not said)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,6 +164,7 @@ class _Call:
     machine: bool = False
     abandoned: bool = False
     routed_told: bool = False  # the pacer knows it will need an agent
+    counted_human: float | None = None  # an abandon nobody heard, as the pacer counted it
 
 
 # -- inputs other than AMI facts ---------------------------------------------------------------
@@ -192,10 +193,11 @@ class CampaignSetup:
     amd_false_positive_rate: float = 0.0
     """With ``amd``: the estimated share of humans judged machines (counted as abandons)."""
     """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
-    history: tuple[tuple[float, Outcome], ...] = ()
-    """(UTC epoch seconds, outcome) of the campaign's live answers in that window before
-    this start (``answered_agent`` at the connection, ``abandoned`` at the end), oldest
-    first; a new predictive pacer starts from them."""
+    history: tuple[tuple[float, Outcome, float | None], ...] = ()
+    """(UTC epoch seconds, outcome, counted as a person) of the campaign's live answers in
+    that window before this start (``answered_agent`` at the connection, ``abandoned`` at
+    the end, with how much the pacer counted an abandon nobody heard as a person, if
+    recorded), oldest first; a new predictive pacer starts from them."""
     pacer: Pacer | None = None
 
 
@@ -370,15 +372,21 @@ _K = TypeVar("_K")
 _ViewBuckets = tuple[tuple[dict[str, _Agent], ...], tuple[dict[str, _Call], ...]]
 
 
-def _past_answers(history: tuple[tuple[float, Outcome], ...], *, amd: bool) -> list[PastAnswer]:
+def _past_answers(
+    history: tuple[tuple[float, Outcome, float | None], ...], *, amd: bool
+) -> list[PastAnswer]:
     """Stored outcomes as the pacer would have counted their calls (see ``_connected`` and
-    ``_abandon``): every connected call as a human, an abandon as a human only with AMD."""
+    ``_abandon``): every connected call as a human, an abandon as a human only with AMD,
+    and otherwise as much as the pacer counted it then."""
     past = []
-    for at, outcome in history:
+    for at, outcome, counted in history:
         if outcome is Outcome.ANSWERED_AGENT:
             past.append(PastAnswer(at, abandoned=False, human=True))
         elif outcome is Outcome.ABANDONED:
-            past.append(PastAnswer(at, abandoned=True, human=True if amd else None))
+            if amd:
+                past.append(PastAnswer(at, abandoned=True, human=True))
+            else:
+                past.append(PastAnswer(at, abandoned=True, human=None, counted=counted))
     return past
 
 
@@ -555,7 +563,7 @@ class Dialer:
                 if agent.state is not AgentState.WRAP_UP:
                     raise ConflictError(f"agent {agent_id} is {agent.state.value}, not in wrap-up")
                 self._verdict(agent, human)
-                self._finish_wrap(agent, now, out, result=result_id, memo=memo)
+                self._finish_wrap(agent, now, out, result=result_id, memo=memo, human=human)
                 self._serve_waiting(agent, now, wall, out)
             case ContactsClaimed():
                 self._claimed(item, now, wall, out)
@@ -1055,6 +1063,8 @@ class Dialer:
         campaign = self.campaigns.get(call.campaign_id)
         human = True if campaign is not None and campaign.setup.amd else None
         self._pacing(call.campaign_id, CallAbandoned(call.number_seq, now, human))
+        if human is None and campaign is not None and isinstance(campaign.pacer, PredictivePacer):
+            call.counted_human = campaign.pacer.last_abandon_counted
 
     def _failed(
         self, item: ev.CallFailed, now: float, wall: dt.datetime, out: list[cmd.Command]
@@ -1165,6 +1175,7 @@ class Dialer:
                 cause=cause,
                 final=final,
                 retry_at=retry_at,
+                counted_human=call.counted_human if outcome is Outcome.ABANDONED else None,
             )
         )
         del self.calls[call.call_id]
@@ -1257,10 +1268,19 @@ class Dialer:
         agent.call_id = None
 
     def _finish_wrap(
-        self, agent: _Agent, now: float, out: list[cmd.Command], *, result: int | None, memo: str
+        self,
+        agent: _Agent,
+        now: float,
+        out: list[cmd.Command],
+        *,
+        result: int | None,
+        memo: str,
+        human: bool | None = None,
     ) -> None:
         if agent.call_id is not None:
-            out.append(cmd.RecordDisposition(agent.call_id, agent.agent_id, result, memo))
+            # The verdict is kept with the call: a restarted pacer must not count a machine
+            # an agent dismissed as a live answer, as this run's pacer did not.
+            out.append(cmd.RecordDisposition(agent.call_id, agent.agent_id, result, memo, human))
         agent.wrap_deadline = None
         agent.call_id = None
         self._move(agent, "wrapped_up", now, out)

@@ -40,8 +40,10 @@ async def call(
     placed: float,
     ended: float | None = None,
     connected: float | None = None,
+    counted: float | None = None,
 ) -> None:
-    """A call placed ``placed`` s ago, ended (with ``outcome``) ``ended`` s ago unless open."""
+    """A call placed ``placed`` s ago, ended (with ``outcome``) ``ended`` s ago unless open;
+    ``counted``: how much the pacer counted it as a person (an abandon nobody heard)."""
     cid, contact_id = ids
     await store.record_attempt(
         call_id, cid, contact_id, "+12125550100", 1, agent_id=None, at=ago(placed)
@@ -57,6 +59,7 @@ async def call(
                 ago(ended),
                 ago(placed - 8),
                 ago(connected) if connected is not None else None,
+                counted_human=counted,
             )
         )
 
@@ -86,10 +89,10 @@ async def test_live_answers_in_the_window_come_back_oldest_first(store: SqliteSt
     await call(store, other, "elsewhere", Outcome.ABANDONED, placed=500, ended=480)
     await store.record_refusal(ids[0], ids[1], reason="dnc", final=True, retry_at=None, at=NOW)
     assert await store.answer_history(ids[0], since=SINCE) == [
-        (T - 3585, "answered_agent"),
-        (T - 1780, "abandoned"),
+        (T - 3585, "answered_agent", None),
+        (T - 1780, "abandoned", None),
     ]
-    assert await store.answer_history(other[0], since=SINCE) == [(T - 480, "abandoned")]
+    assert await store.answer_history(other[0], since=SINCE) == [(T - 480, "abandoned", None)]
 
 
 async def test_a_connected_call_without_a_connection_time_counts_at_its_end(
@@ -98,7 +101,50 @@ async def test_a_connected_call_without_a_connection_time_counts_at_its_end(
     """A call recovered after a restart as connected has no connection time; its end is used."""
     ids = await campaign(store, "a")
     await call(store, ids, "recovered", Outcome.ANSWERED_AGENT, placed=600, ended=500)
-    assert await store.answer_history(ids[0], since=SINCE) == [(T - 500, "answered_agent")]
+    assert await store.answer_history(ids[0], since=SINCE) == [(T - 500, "answered_agent", None)]
+
+
+async def test_an_abandon_keeps_how_much_the_pacer_counted_it(store: SqliteStore) -> None:
+    """The fraction of a person the pacer counted an abandon nobody heard as comes back with
+    it; an abandon recorded without one comes back without one."""
+    ids = await campaign(store, "a")
+    await call(store, ids, "machine-like", Outcome.ABANDONED, placed=900, ended=880, counted=0.25)
+    await call(store, ids, "unrecorded", Outcome.ABANDONED, placed=800, ended=780)
+    assert await store.answer_history(ids[0], since=SINCE) == [
+        (T - 880, "abandoned", 0.25),
+        (T - 780, "abandoned", None),
+    ]
+
+
+async def test_a_machine_an_agent_dismissed_is_no_live_answer(store: SqliteStore) -> None:
+    """A connected call whose result says a machine answered is left out, as the pacer
+    left it out; one whose result says a person, or says nothing, counts."""
+    ids = await campaign(store, "a")
+    for name, human in (("machine", False), ("person", True), ("unsaid", None)):
+        await call(store, ids, name, Outcome.ANSWERED_AGENT, placed=900, connected=890, ended=880)
+        await store.record_disposition(name, None, "", human=human)
+    await store.record_disposition("person", None, "later edit")  # keeps the verdict
+    assert await store.answer_history(ids[0], since=SINCE) == [
+        (T - 890, "answered_agent", None),
+        (T - 890, "answered_agent", None),
+    ]
+
+
+async def test_migration_8_keeps_the_stored_history_readable(db_path: Path) -> None:
+    """A version-7 database's answers read back after the migration, with no fraction."""
+    with sqlite3.connect(db_path) as conn:
+        for script in MIGRATIONS[:7]:
+            conn.executescript(script)
+        conn.execute("PRAGMA user_version = 7")
+        conn.execute(
+            "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, state, outcome,"
+            " created_at, connected_at, ended_at) VALUES"
+            " ('y', 1, 2, '+2', 1, 'ended', 'abandoned', ?, NULL, ?)",
+            (T - 40, T - 30),
+        )
+    async with await SqliteStore.open(db_path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert await store.answer_history(1, since=SINCE) == [(T - 30, "abandoned", None)]
 
 
 async def test_the_history_is_read_through_its_own_index(store: SqliteStore) -> None:
@@ -125,6 +171,6 @@ async def test_migration_6_indexes_the_history_already_stored(db_path: Path) -> 
         names = {r[0] for r in await store._all("SELECT name FROM sqlite_master")}
         assert "calls_answered" in names
         assert await store.answer_history(1, since=SINCE) == [
-            (T - 90, "answered_agent"),
-            (T - 30, "abandoned"),
+            (T - 90, "answered_agent", None),
+            (T - 30, "abandoned", None),
         ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from dialerd.core import commands as cmd
 from dialerd.core import events as ev
 from dialerd.core.compliance import Outcome
@@ -27,18 +29,21 @@ def window(d: Dialer, campaign_id: int = 1) -> tuple[float, float, float, float]
     return w.live, w.abandoned, w.uncertainty, pacer.opening_credit()
 
 
-def stored(o: cmd.RecordOutcome) -> tuple[float, Outcome]:
-    """The (time, outcome) the store keeps for a live answer: connection or end."""
+def stored(o: cmd.RecordOutcome) -> tuple[float, Outcome, float | None]:
+    """What the store keeps for a live answer: its time (connection or end), its outcome
+    and how much an abandon nobody heard counted as a person."""
     at = o.connected_at if o.outcome is Outcome.ANSWERED_AGENT else o.wall_at
     assert at is not None
-    return at.timestamp(), o.outcome
+    return at.timestamp(), o.outcome, o.counted_human
 
 
-def one_connected_one_abandoned() -> tuple[Rig, list[cmd.RecordOutcome]]:
+def one_connected_one_abandoned(
+    pacer: PredictivePacer | None = None, **setup: object
+) -> tuple[Rig, list[cmd.RecordOutcome]]:
     """A predictive campaign with one agent: of two answered customers one is connected
-    (the agent's result says a person), the other abandoned to the safe harbor; returns
-    the rig and the outcomes recorded."""
-    rig = Rig(DialMode.PREDICTIVE)
+    (the agent's result says a person), the other, answered 7 s after it was placed,
+    abandoned to the safe harbor; returns the rig and the outcomes recorded."""
+    rig = Rig(DialMode.PREDICTIVE, pacer=pacer, **setup)
     rig.login()
     rig.do(ContactsClaimed(1, (contact(1), contact(2))))
     first, second = (c.call_id for c in rig.out if isinstance(c, cmd.Originate))
@@ -61,7 +66,7 @@ def one_connected_one_abandoned() -> tuple[Rig, list[cmd.RecordOutcome]]:
 
 
 def restart(
-    history: tuple[tuple[float, Outcome], ...], wall: dt.datetime, **setup: object
+    history: tuple[tuple[float, Outcome, float | None], ...], wall: dt.datetime, **setup: object
 ) -> Dialer:
     """A new Dialer (a restarted daemon) starting campaign 1 as predictive with ``history``."""
     d = Dialer()
@@ -80,14 +85,50 @@ def test_a_restarted_dialer_counts_what_the_first_one_counted() -> None:
     assert second.campaigns[1].setup.history == ()  # counted, not kept
 
 
+def test_an_abandon_nobody_heard_counts_after_a_restart_as_it_counted_before() -> None:
+    """Where most answers after that ring time were machines, the pacer counts the abandon
+    as a fraction of a person; the outcome carries that fraction, and the restarted pacer
+    counts it the same, not as a whole person."""
+    pacer = PredictivePacer()
+    for i in range(40):  # verdicts on answers 7 s into ringing: one in five a person
+        pacer.share.verdict(900.0 + i, 7.5, human=i % 5 == 0)
+    first, outcomes = one_connected_one_abandoned(pacer)
+    (abandon,) = [o for o in outcomes if o.outcome is Outcome.ABANDONED]
+    assert abandon.counted_human is not None
+    assert 0.2 < abandon.counted_human < 0.5
+    assert abandon.counted_human == pacer.last_abandon_counted
+    history = tuple(sorted(stored(o) for o in outcomes))
+    second = restart(history, first.wall)
+    assert window(second)[:3] == pytest.approx(window(first.d)[:3])
+    assert window(second)[1] == pytest.approx(abandon.counted_human)
+    unrecorded = tuple((at, outcome, None) for at, outcome, _ in history)
+    assert window(restart(unrecorded, first.wall))[1] == 1.0  # as a person, the safe side
+
+
+def test_the_agents_verdict_is_recorded_with_the_result() -> None:
+    """The result of a connected call carries whether a person answered, for a restart."""
+    rig, _ = one_connected_one_abandoned()
+    (result,) = rig.of(cmd.RecordDisposition)
+    assert isinstance(result, cmd.RecordDisposition)
+    assert result.human is True
+
+
+def test_with_amd_an_abandon_is_a_person_and_no_fraction_is_recorded() -> None:
+    """With AMD the abandoned caller is a person the detector heard: nothing to estimate."""
+    first, outcomes = one_connected_one_abandoned(amd=True)
+    (abandon,) = [o for o in outcomes if o.outcome is Outcome.ABANDONED]
+    assert abandon.counted_human is None
+    assert window(first.d)[1] == 1.0
+
+
 def test_outcomes_that_are_no_live_answer_are_not_counted() -> None:
     """Busy, no-answer and machine outcomes in the history change nothing."""
     wall = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
     t = wall.timestamp()
     history = (
-        (t - 30, Outcome.BUSY),
-        (t - 20, Outcome.ANSWERED_MACHINE),
-        (t - 10, Outcome.NO_ANSWER),
+        (t - 30, Outcome.BUSY, None),
+        (t - 20, Outcome.ANSWERED_MACHINE, None),
+        (t - 10, Outcome.NO_ANSWER, None),
     )
     assert window(restart(history, wall))[:3] == (0.0, 0.0, 0.0)
 
@@ -96,7 +137,7 @@ def test_the_campaigns_window_length_reaches_the_pacer() -> None:
     """With a 24-hour window an abandon of two days ago is forgotten, one of today kept."""
     wall = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
     t = wall.timestamp()
-    history = ((t - 2 * 86400, Outcome.ABANDONED), (t - 3600, Outcome.ABANDONED))
+    history = ((t - 2 * 86400, Outcome.ABANDONED, None), (t - 3600, Outcome.ABANDONED, None))
     d = restart(history, wall, abandon_window_s=86400.0)
     pacer = d.campaigns[1].pacer
     assert isinstance(pacer, PredictivePacer)
@@ -108,7 +149,7 @@ def test_the_campaigns_window_length_reaches_the_pacer() -> None:
 def test_starting_a_running_campaign_again_does_not_count_twice() -> None:
     """A campaign stopped and started in the same run keeps its pacer and its counts."""
     wall = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
-    history = ((wall.timestamp() - 60, Outcome.ABANDONED),)
+    history = ((wall.timestamp() - 60, Outcome.ABANDONED, None),)
     d = restart(history, wall)
     again = CampaignSetup(1, DialMode.PREDICTIVE, RULES, history=history)
     d.handle(StartCampaign(again), 60.0, wall + dt.timedelta(seconds=10))
@@ -120,7 +161,7 @@ def test_a_progressive_campaign_ignores_the_history() -> None:
     wall = dt.datetime(2026, 11, 2, 17, 0, tzinfo=dt.UTC)
     d = Dialer()
     setup = CampaignSetup(
-        1, DialMode.PROGRESSIVE, RULES, history=((wall.timestamp() - 60, Outcome.ABANDONED),)
+        1, DialMode.PROGRESSIVE, RULES, history=((wall.timestamp() - 60, Outcome.ABANDONED, None),)
     )
     assert d.handle(StartCampaign(setup), 50.0, wall) == []
     assert not isinstance(d.campaigns[1].pacer, PredictivePacer)
