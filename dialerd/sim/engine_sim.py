@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dialerd.core import commands as cmd
+from dialerd.core import compliance
 from dialerd.core import events as ev
 from dialerd.core.compliance import Candidate, Rules
 from dialerd.core.dialer import (
@@ -103,9 +104,17 @@ class _Model:
     """Plays Asterisk, the customers and the agents around one ``Dialer``."""
 
     def __init__(
-        self, scenario: Scenario, pacer: Pacer, leads: LeadFile, *, callers_known: bool = False
+        self,
+        scenario: Scenario,
+        pacer: Pacer,
+        leads: LeadFile,
+        *,
+        callers_known: bool = False,
+        history: tuple[tuple[float, compliance.Outcome, float | None], ...] = (),
+        records: list[cmd.RecordOutcome | cmd.RecordDisposition] | None = None,
     ) -> None:
         self.scenario = scenario
+        self.records = records
         self.told = _CallersTold(pacer) if callers_known else None
         self.leads = leads
         self.next_lead = 0
@@ -130,6 +139,7 @@ class _Model:
             max_lines_per_agent=scenario.max_lines_per_agent,
             ring_timeout_s=int(max(15, scenario.ring_timeout_s)),
             abandon_target=scenario.abandon_target,
+            history=history,
             pacer=self.told or pacer,
         )
         # metrics
@@ -198,6 +208,10 @@ class _Model:
                 self.feed(ContactsClaimed(c.campaign_id, self._claim(c.count, now)), now)
             elif isinstance(c, cmd.Redirect):
                 self._connect(c.call_id, c.agent_id, now)
+            elif self.records is not None and isinstance(
+                c, cmd.RecordOutcome | cmd.RecordDisposition
+            ):
+                self.records.append(c)
 
     def _claim(self, count: int, now: float) -> tuple[Claimed, ...]:
         if now >= self.shift_end:
@@ -344,13 +358,25 @@ def simulate_engine(
     leads: LeadFile | None = None,
     timeline_step_s: float = 900.0,
     callers_known: bool = False,
+    history: tuple[tuple[float, compliance.Outcome, float | None], ...] = (),
+    records: list[cmd.RecordOutcome | cmd.RecordDisposition] | None = None,
 ) -> SimResult:
     """Run one shift of ``scenario`` through the real ``Dialer`` paced by ``pacer``.
 
     ``callers_known`` (analysis only) tells the pacer who answered each call abandoned
-    without AMD, which a real dialer cannot know.
+    without AMD, which a real dialer cannot know. ``history`` is the campaign's stored live
+    answers before the shift (``CampaignSetup.history``; the shift starts at wall time
+    2026-01-05 00:00 UTC), and ``records``, if given, receives every outcome and result the
+    Dialer records, as the daemon's store would.
     """
-    model = _Model(scenario, pacer, leads or LeadFile(scenario, seed), callers_known=callers_known)
+    model = _Model(
+        scenario,
+        pacer,
+        leads or LeadFile(scenario, seed),
+        callers_known=callers_known,
+        history=history,
+        records=records,
+    )
     model.feed(ev.LinkUp(_SERVER, 0), 0.0)
     model.feed(StartCampaign(model.setup), 0.0)
     for _ in range(scenario.agents):
