@@ -6,6 +6,8 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from dialerd.adapters.schema import MIGRATIONS, SCHEMA_VERSION
 from dialerd.adapters.sqlite_store import ANSWER_HISTORY_SQL, SqliteStore
 from dialerd.core.commands import RecordOutcome
@@ -130,35 +132,20 @@ async def test_a_machine_an_agent_dismissed_is_no_live_answer(store: SqliteStore
     ]
 
 
-async def test_migration_8_keeps_the_stored_history_readable(db_path: Path) -> None:
-    """A version-7 database's answers read back after the migration, with no fraction."""
-    with sqlite3.connect(db_path) as conn:
-        for script in MIGRATIONS[:7]:
-            conn.executescript(script)
-        conn.execute("PRAGMA user_version = 7")
-        conn.execute(
-            "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, state, outcome,"
-            " created_at, connected_at, ended_at) VALUES"
-            " ('y', 1, 2, '+2', 1, 'ended', 'abandoned', ?, NULL, ?)",
-            (T - 40, T - 30),
-        )
-    async with await SqliteStore.open(db_path) as store:
-        assert await store.schema_version() == SCHEMA_VERSION
-        assert await store.answer_history(1, since=SINCE) == [(T - 30, "abandoned", None)]
-
-
 async def test_the_history_is_read_through_its_own_index(store: SqliteStore) -> None:
     """The query reads only the partial index of live answers, not the calls themselves."""
     plan = await store._all(f"EXPLAIN QUERY PLAN {ANSWER_HISTORY_SQL}", (1, 0.0, 0.0))
     assert any("USING COVERING INDEX calls_answered" in str(row[-1]) for row in plan), plan
 
 
-async def test_migration_6_indexes_the_history_already_stored(db_path: Path) -> None:
-    """A version-5 database with call history is migrated and its answers read back."""
+@pytest.mark.parametrize("version", [5, 7])
+async def test_the_migrations_index_the_history_already_stored(db_path: Path, version: int) -> None:
+    """A database from before migration 6 (the index) or 8 (verdicts and counted shares)
+    with call history is migrated and its answers read back, with no share recorded."""
     with sqlite3.connect(db_path) as conn:
-        for script in MIGRATIONS[:5]:
+        for script in MIGRATIONS[:version]:
             conn.executescript(script)
-        conn.execute("PRAGMA user_version = 5")
+        conn.execute(f"PRAGMA user_version = {version}")
         conn.execute(
             "INSERT INTO calls (id, campaign_id, contact_id, number, attempt, state, outcome,"
             " created_at, connected_at, ended_at) VALUES"
