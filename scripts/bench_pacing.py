@@ -140,6 +140,17 @@ def parse_setting(text: str) -> tuple[str, object]:
         raise ValueError(f"{name} takes {kind}, got {raw!r}") from None
 
 
+def print_table_header(columns: Sequence[str]) -> None:
+    """The header and rule of a Markdown table, as the pacing analyses print them."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
+def print_table_row(cells: Sequence[str]) -> None:
+    """One row of such a table, written out at once (each takes a while to compute)."""
+    print("| " + " | ".join(cells) + " |", flush=True)
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, set_help: str | None = None) -> None:
     """The options the pacer analyses share: scenarios, seeds and workers, and ``--set``
     where the analysis changes the pacer's parameters (``set_help`` given)."""

@@ -28,7 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import add_run_arguments, analysis_run, read_run_arguments, tuned_scenarios
+from bench_pacing import (
+    add_run_arguments,
+    analysis_run,
+    print_table_header,
+    print_table_row,
+    read_run_arguments,
+    tuned_scenarios,
+)
 
 
 def _run(
@@ -58,11 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         [f"{k}={v}" for k, v in settings.items()] + ["callers known"] * args.known_callers
     )
     print(f"changed: {changed}")
-    print(
-        "| scenario | tuned | defaults | / tuned | worst seed | changed | / tuned "
-        "| worst seed | target |"
+    print_table_header(
+        [
+            "scenario",
+            "tuned",
+            "defaults",
+            "/ tuned",
+            "worst seed",
+            "changed",
+            "/ tuned",
+            "worst seed",
+            "target",
+        ]
     )
-    print("|---|---|---|---|---|---|---|---|---|")
     ratios: dict[str, list[float]] = {"defaults": [], "changed": []}
     over = {"defaults": 0, "changed": 0}
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
@@ -92,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     mark = " (over)"
                 cells += [f"{occupancy:.3f}", f"{occupancy / tuned:.3f}", f"{worst:.2%}{mark}"]
             cells.append(f"{scenario.abandon_target:.0%}")
-            print("| " + " | ".join(cells) + " |", flush=True)
+            print_table_row(cells)
     for policy in ("defaults", "changed"):
         print(
             f"{policy}: mean / tuned {statistics.fmean(ratios[policy]):.3f}, "

@@ -48,6 +48,8 @@ from bench_pacing import (
     add_run_arguments,
     analysis_run,
     predictive_for,
+    print_table_header,
+    print_table_row,
     read_run_arguments,
     tuned_scenarios,
 )
@@ -143,11 +145,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in settings:
             parser.error(f"{name} is what this analysis sets; it cannot be --set")
     scenarios = tuned_scenarios(args.scenarios)
-    print(
-        "| scenario | target | tuned | whole target: / tuned | its abandons | sd of the count "
-        f"| aimed at | {args.margin_sd:g} sd below: / tuned | its abandons | worst seed |"
+    print_table_header(
+        [
+            "scenario",
+            "target",
+            "tuned",
+            "whole target: / tuned",
+            "its abandons",
+            "sd of the count",
+            "aimed at",
+            f"{args.margin_sd:g} sd below: / tuned",
+            "its abandons",
+            "worst seed",
+        ]
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
     ratios: list[float] = []
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for path, scenario, theta in scenarios:
@@ -180,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{statistics.fmean(r[1] for r in second):.2%}",
                 f"{max(r[1] for r in second):.2%}",
             ]
-            print("| " + " | ".join(cells) + " |", flush=True)
+            print_table_row(cells)
     print(
         f"{args.margin_sd:g} sd below: mean / tuned {statistics.fmean(ratios):.3f}, "
         f"at or above 0.97 in {sum(r >= 0.97 for r in ratios)} of {len(scenarios)}"

@@ -26,7 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import add_run_arguments, analysis_run, read_run_arguments, tuned_scenarios
+from bench_pacing import (
+    add_run_arguments,
+    analysis_run,
+    print_table_header,
+    print_table_row,
+    read_run_arguments,
+    tuned_scenarios,
+)
 
 FACTORS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05)
 
@@ -45,11 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _, seeds_given = read_run_arguments(parser, args)
     scenarios = tuned_scenarios(args.scenarios)
-    print(
-        "| scenario | tuned (pooled) | tuned, every seed under | / pooled | its θ factor "
-        "| predictive | / tuned every seed under |"
+    print_table_header(
+        [
+            "scenario",
+            "tuned (pooled)",
+            "tuned, every seed under",
+            "/ pooled",
+            "its θ factor",
+            "predictive",
+            "/ tuned every seed under",
+        ]
     )
-    print("|---|---|---|---|---|---|---|")
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for path, scenario, tuned_theta in scenarios:
             seeds = seeds_given or list(scenario.seeds)
@@ -68,16 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 o for o, _ in pool.map(_run, [(path, None, s) for s in seeds])
             )
             if held is None:
-                print(
-                    f"| {scenario.name} | {pooled:.3f} | none of {FACTORS} | | "
-                    f"| {predictive:.3f} | |"
-                )
-                continue
-            print(
-                f"| {scenario.name} | {pooled:.3f} | {held[0]:.3f} | {held[0] / pooled:.3f} "
-                f"| {held[1]:g} | {predictive:.3f} | {predictive / held[0]:.3f} |",
-                flush=True,
-            )
+                cells = [f"none of {FACTORS}", "", "", f"{predictive:.3f}", ""]
+            else:
+                cells = [
+                    f"{held[0]:.3f}",
+                    f"{held[0] / pooled:.3f}",
+                    f"{held[1]:g}",
+                    f"{predictive:.3f}",
+                    f"{predictive / held[0]:.3f}",
+                ]
+            print_table_row([scenario.name, f"{pooled:.3f}", *cells])
     return 0
 
 

@@ -25,7 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import add_run_arguments, predictive_for, read_run_arguments, scenario_paths
+from bench_pacing import (
+    add_run_arguments,
+    predictive_for,
+    print_table_header,
+    print_table_row,
+    read_run_arguments,
+    scenario_paths,
+)
 
 from dialerd.core.pacing import CallAbandoned, PacingFact, PacingView, PredictivePacer
 from dialerd.sim.engine_sim import simulate_engine
@@ -103,11 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in paths:
             scenario = load_scenario(path)
             print(f"{scenario.name}, outcomes change at {first_change_s(scenario):.0f} s\n")
-            print("| seed | " + " | ".join(minutes) + " | shift abandon |")
-            print("|---" * (len(minutes) + 2) + "|")
+            print_table_header(["seed", *minutes, "shift abandon"])
             seeds = seeds_given or list(scenario.seeds)
             for seed, cells, rate in pool.map(_run, [(path, s, args.step) for s in seeds]):
-                print(f"| {seed} | " + " | ".join(cells) + f" | {rate:.2%} |", flush=True)
+                print_table_row([str(seed), *cells, f"{rate:.2%}"])
             print()
     return 0
 

@@ -31,6 +31,8 @@ from bench_pacing import (
     add_run_arguments,
     analysis_run,
     predictive_for,
+    print_table_header,
+    print_table_row,
     read_run_arguments,
     tuned_scenarios,
 )
@@ -104,12 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _, seeds_given = read_run_arguments(parser, args)
     scenarios = tuned_scenarios(args.scenarios)
-    print(
-        "| scenario | target | first day / tuned | second day, counts recorded / tuned "
-        "| its worst seed | both days' worst | second day, counts not recorded / tuned "
-        "| its worst seed |"
+    print_table_header(
+        [
+            "scenario",
+            "target",
+            "first day / tuned",
+            "second day, counts recorded / tuned",
+            "its worst seed",
+            "both days' worst",
+            "second day, counts not recorded / tuned",
+            "its worst seed",
+        ]
     )
-    print("|---|---|---|---|---|---|---|---|")
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for path, scenario, theta in scenarios:
             seeds = seeds_given or list(scenario.seeds)
@@ -131,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _ratio(runs, "unrecorded", tuned),
                 _worst(runs, "unrecorded"),
             ]
-            print("| " + " | ".join(cells) + " |", flush=True)
+            print_table_row(cells)
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pacing import analysis_run, tuned_scenarios
+from bench_pacing import analysis_run, print_table_header, print_table_row, tuned_scenarios
 
 
 def _run(task: tuple[str, float | None, int, float]) -> tuple[float, list[float]]:
@@ -65,12 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             pred_occ, predictive = _mean_profile(runs[len(seeds) :])
             steps = len(tuned)
             if not header_done:
-                labels = " | ".join(f"{(k + 1) * args.step / 60:g} min" for k in range(steps))
-                print(
-                    f"| scenario | policy | {labels} | whole shift | gap "
-                    "| of it, first step | of it, the rest |"
+                labels = [f"{(k + 1) * args.step / 60:g} min" for k in range(steps)]
+                print_table_header(
+                    [
+                        "scenario",
+                        "policy",
+                        *labels,
+                        "whole shift",
+                        "gap",
+                        "of it, first step",
+                        "of it, the rest",
+                    ]
                 )
-                print("|---|---|" + "---|" * steps + "---|---|---|---|")
                 header_done = True
             total = tuned_occ - pred_occ
             # Agents stay logged in all shift: each step weighs step / shift of the whole.
@@ -79,13 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("tuned", tuned_occ, tuned),
                 ("predictive", pred_occ, predictive),
             ):
-                cells = " | ".join(f"{x:.3f}" for x in profile[:steps])
                 tail = (
-                    f"{total:.3f} | {first:.3f} | {total - first:.3f}"
+                    [f"{total:.3f}", f"{first:.3f}", f"{total - first:.3f}"]
                     if label == "predictive"
-                    else " | | "
+                    else ["", "", ""]
                 )
-                print(f"| {scenario.name} | {label} | {cells} | {occ:.3f} | {tail} |", flush=True)
+                cells = [f"{x:.3f}" for x in profile[:steps]]
+                print_table_row([scenario.name, label, *cells, f"{occ:.3f}", *tail])
     return 0
 
 
