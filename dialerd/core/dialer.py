@@ -190,9 +190,9 @@ class CampaignSetup:
     servers: tuple[str, ...] = ()
     abandon_target: float = 0.03
     abandon_window_s: float = 30 * 86400.0
+    """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
     amd_false_positive_rate: float = 0.0
     """With ``amd``: the estimated share of humans judged machines (counted as abandons)."""
-    """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
     history: tuple[tuple[float, Outcome, float | None], ...] = ()
     """(UTC epoch seconds, outcome, counted as a person) of the campaign's live answers in
     that window before this start (``answered_agent`` at the connection, ``abandoned`` at
