@@ -116,6 +116,7 @@ async def campaign_setup(store: Store, campaign: Campaign, config: Config) -> Ca
         abandon_target=s.abandon_target,
         abandon_window_s=ABANDON_WINDOWS_S[s.abandon_regime],
         amd_false_positive_rate=s.amd_false_positive_rate,
+        abandon_reserve_sd=s.abandon_reserve_sd,
     )
 
 

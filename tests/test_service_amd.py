@@ -3,6 +3,7 @@ that alone uses up the abandon target is announced and the pacer stays progressi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import MutableMapping
@@ -83,15 +84,32 @@ async def test_the_regime_sets_the_pacers_window(
     assert pacer_of(s, cid).config.window_s == window_s
 
 
+@pytest.mark.parametrize(("reserve_sd", "expected"), [(None, 1.0), (2.5, 2.5)])
+async def test_the_campaigns_reserve_reaches_the_pacers_guard(
+    store: SqliteStore, reserve_sd: float | None, expected: float
+) -> None:
+    """A campaign may keep a larger reserve against the abandons only estimated; by
+    default the pacer's own."""
+    settings = CampaignSettings("c", dial_mode=DialMode.PREDICTIVE)
+    if reserve_sd is not None:
+        settings = dataclasses.replace(settings, abandon_reserve_sd=reserve_sd)
+    s, cid, _ = await started(store, settings)
+    assert pacer_of(s, cid).config.reserve_sd == expected
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
+        (CampaignSettings("c", abandon_reserve_sd=0.5), "abandon_reserve_sd: must be 1 to 4"),
+        (CampaignSettings("c", abandon_reserve_sd=4.5), "abandon_reserve_sd: must be 1 to 4"),
         (CampaignSettings("c", amd_false_positive_rate=1.0), "amd_false_positive_rate: must be"),
         (CampaignSettings("c", amd_false_positive_rate=-0.1), "amd_false_positive_rate: must be"),
         (CampaignSettings("c", abandon_regime="EU"), "abandon_regime: must be US (30 days) or UK"),
     ],
 )
-def test_bad_amd_estimate_or_regime_is_refused(settings: CampaignSettings, message: str) -> None:
-    """Out-of-range estimates and unknown regimes are refused, naming the field."""
+def test_bad_amd_estimate_regime_or_reserve_is_refused(
+    settings: CampaignSettings, message: str
+) -> None:
+    """Out-of-range estimates and reserves and unknown regimes are refused, naming the field."""
     with pytest.raises(UsageError, match=re.escape(message)):
         validate_campaign(settings)

@@ -193,6 +193,8 @@ class CampaignSetup:
     """The regime's window for the abandon rate: 30 days (US TSR); 24 h for Ofcom."""
     amd_false_positive_rate: float = 0.0
     """With ``amd``: the estimated share of humans judged machines (counted as abandons)."""
+    abandon_reserve_sd: float = 1.0
+    """Predictive: the budget guard's reserve in sd of the estimated abandons (``reserve_sd``)."""
     history: tuple[tuple[float, Outcome, float | None], ...] = ()
     """(UTC epoch seconds, outcome, counted as a person) of the campaign's live answers in
     that window before this start (``answered_agent`` at the connection, ``abandoned`` at
@@ -689,6 +691,7 @@ class Dialer:
                             amd_false_positive_rate=(
                                 setup.amd_false_positive_rate if setup.amd else 0.0
                             ),
+                            reserve_sd=setup.abandon_reserve_sd,
                         )
                     )
                 case _:

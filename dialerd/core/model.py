@@ -115,6 +115,11 @@ class CampaignSettings:
     dialing cannot comply and stays progressive."""
     abandon_regime: str = "US"
     """Whose abandon rule: US (30-day window) or UK (24-hour window)."""
+    abandon_reserve_sd: float = 1.0
+    """Predictive: the budget guard's reserve against the abandons the pacer can only
+    estimate (people among answers abandoned unheard, AMD's false positives), in standard
+    deviations, 1 to 4. More makes a shift that ends over the target rarer and costs
+    occupancy (docs/pacing.md)."""
     local_hours: str = "08:00-21:00"
     """When the called party may be called, in their own time zone (US rule: 08:00-21:00)."""
     retry_rules: str = ""
@@ -159,6 +164,8 @@ def validate_campaign(s: CampaignSettings) -> None:
         raise UsageError("power_ratio: must be 1.0 to 10.0 calls per agent")
     if not 0 <= s.amd_false_positive_rate < 1:
         raise UsageError("amd_false_positive_rate: must be a fraction from 0 to below 1")
+    if not 1.0 <= s.abandon_reserve_sd <= 4.0:
+        raise UsageError("abandon_reserve_sd: must be 1 to 4 standard deviations")
     if s.abandon_regime not in ABANDON_WINDOWS_S:
         raise UsageError("abandon_regime: must be US (30 days) or UK (24 hours)")
     if s.ring_timeout_s < 15 or s.ring_timeout_s > 120:
