@@ -71,16 +71,23 @@ def scenario_paths(patterns: Sequence[str]) -> list[str]:
     return sorted({str(p) for pattern in patterns for p in ROOT.glob(pattern)})
 
 
+def matching_scenarios(patterns: Sequence[str]) -> list[str]:
+    """``scenario_paths``, for a script that has nothing to run without one: when nothing
+    matches, it says so on stderr and the script exits with status 2."""
+    paths = scenario_paths(patterns)
+    if not paths:
+        print(f"no scenario matches {' '.join(patterns)}", file=sys.stderr)
+        raise SystemExit(2)
+    return paths
+
+
 def tuned_scenarios(patterns: Sequence[str]) -> list[tuple[str, Scenario, float]]:
     """For the analyses: each matching scenario file, loaded, with its pooled tuned theta.
 
     Checked before anything runs: when nothing matches or a scenario has no tuned theta
     yet, the reason goes to stderr and the script exits with status 2.
     """
-    paths = scenario_paths(patterns)
-    if not paths:
-        print(f"no scenario matches {' '.join(patterns)}", file=sys.stderr)
-        raise SystemExit(2)
+    paths = matching_scenarios(patterns)
     thetas: dict[str, float] = json.loads(theta_file("dialer").read_text())
     found = [(path, load_scenario(path)) for path in paths]
     missing = [scenario.name for _, scenario in found if scenario.name not in thetas]
@@ -474,10 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_section(ROOT / args.out, body)
         return 0
 
-    paths = scenario_paths(args.scenarios)
-    if not paths:
-        print(f"no scenario matches {' '.join(args.scenarios)}", file=sys.stderr)
-        return 2
+    paths = matching_scenarios(args.scenarios)
     try:
         seeds = tuple(parse_seeds(args.seeds)) if args.seeds else None
     except ValueError as exc:

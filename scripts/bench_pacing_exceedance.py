@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
     add_run_arguments,
+    matching_scenarios,
     predictive_for,
     print_table_header,
     print_table_row,
     progress,
     read_run_arguments,
-    scenario_paths,
 )
 
 from dialerd.sim.engine_sim import simulate_engine
@@ -107,9 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_run_arguments(parser, set_help="a PredictiveConfig parameter to change (repeat)")
     args = parser.parse_args(argv)
     settings, seeds_given = read_run_arguments(parser, args)
-    paths = scenario_paths(args.scenarios)
-    if not paths:
-        parser.error(f"no scenario matches {' '.join(args.scenarios)}")
+    paths = matching_scenarios(args.scenarios)
     scenarios = [(path, load_scenario(path)) for path in paths]
     print_table_header(
         [
