@@ -14,8 +14,14 @@ deviations). This runs the predictive pacer alone, through the Dialer, over many
 counts the shifts that end over the target: per scenario, the shifts over, the worst and
 mean abandon rate, the mean occupancy, the AMD false positives per shift, and the true
 abandons against those the pacer counted. ``--set`` changes the pacer's parameters (e.g.
-``reserve_sd=2``) to show what a larger reserve buys and costs. An analysis, not a
-reference policy.
+``reserve_sd=2``) to show what a larger reserve buys and costs.
+
+The benchmark's shift is a campaign's first day, its window empty. The law counts a
+window (30 days in the US, 24 hours in the UK) that holds a campaign's earlier days.
+``--days N`` runs N days of the campaign, one shift a day, each on its own lead file and
+started from the earlier days' stored answers as the restarted daemon reads them, and adds
+a table of the later days: how many ended over the target on their own, and how many
+left the regime's window over it at their end. An analysis, not a reference policy.
 """
 
 from __future__ import annotations
@@ -40,9 +46,14 @@ from bench_pacing import (
     progress,
     read_run_arguments,
 )
+from bench_pacing_second_day import DAY_S, stored_history
 
+from dialerd.core.commands import RecordDisposition, RecordOutcome
+from dialerd.core.compliance import Outcome
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
+
+LATER_DAY_SEED = 1000  # day d of a seed runs the lead file seed + (d - 1) * this
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +64,7 @@ class Shift:
     abandoned: int
     amd_false_positives: int
     live_answered: int
-    counted_abandoned: float
+    counted_abandoned: float  # what the pacer's window held at the end, earlier days too
     target: float
 
     @property
@@ -67,20 +78,50 @@ class Shift:
         return self.rate > self.target + 1e-12
 
 
-def run_shift(task: tuple[str, int, Mapping[str, object]]) -> Shift:
-    """One seed of the scenario file, paced by the predictive pacer with ``settings``."""
-    path, seed, settings = task
+def run_days(task: tuple[str, int, Mapping[str, object], int]) -> tuple[Shift, ...]:
+    """One seed of the scenario file over ``days`` days, paced by the predictive pacer
+    with ``settings``; day 1 is the seed's own lead file, with an empty window."""
+    path, seed, settings, days = task
     scenario = load_scenario(path)
-    pacer = predictive_for(scenario, settings)
-    result = simulate_engine(scenario, pacer, seed)
-    return Shift(
-        occupancy=result.occupancy,
-        abandoned=result.abandoned,
-        amd_false_positives=result.amd_false_positives,
-        live_answered=result.live_answered,
-        counted_abandoned=pacer.window.abandoned,
-        target=scenario.abandon_target,
-    )
+    kept: list[list[RecordOutcome | RecordDisposition]] = []
+    shifts = []
+    for day in range(days):
+        history: list[tuple[float, Outcome, float | None]] = []
+        for before, records in enumerate(reversed(kept), 1):
+            history += stored_history(records, recorded=True, days_before=before)
+        history.sort(key=lambda answer: answer[0])
+        records = []
+        pacer = predictive_for(scenario, settings)
+        result = simulate_engine(
+            scenario,
+            pacer,
+            seed + day * LATER_DAY_SEED,
+            history=tuple(history),
+            records=records if day < days - 1 else None,
+        )
+        kept.append(records)
+        shifts.append(
+            Shift(
+                occupancy=result.occupancy,
+                abandoned=result.abandoned,
+                amd_false_positives=result.amd_false_positives,
+                live_answered=result.live_answered,
+                counted_abandoned=pacer.window.abandoned,
+                target=scenario.abandon_target,
+            )
+        )
+    return tuple(shifts)
+
+
+def window_rates(shifts: Sequence[Shift], window_s: float) -> list[float]:
+    """The abandon rate over the regime's window at the end of each day's shift (a
+    shift of day j is in day d's window while d - j days is less than the window)."""
+    rates = []
+    for d in range(len(shifts)):
+        inside = [s for j, s in enumerate(shifts[: d + 1]) if (d - j) * DAY_S < window_s]
+        live = sum(s.live_answered for s in inside)
+        rates.append(sum(s.abandoned for s in inside) / live if live else 0.0)
+    return rates
 
 
 def row(name: str, shifts: Sequence[Shift]) -> list[str]:
@@ -101,10 +142,47 @@ def row(name: str, shifts: Sequence[Shift]) -> list[str]:
     ]
 
 
+def later_row(name: str, runs: Sequence[Sequence[Shift]], window_s: float) -> list[str]:
+    """The multi-day table's cells for one scenario: its seeds' days after the first."""
+    later = [s for run in runs for s in run[1:]]
+    windows = [window_rates(run, window_s) for run in runs]
+    at_ends = [rate for rates in windows for rate in rates[1:]]
+    target = runs[0][0].target
+    over_own = sum(s.over for s in later)
+    over_window = sum(rate > target + 1e-12 for rate in at_ends)
+    last_true = statistics.fmean(
+        sum(s.abandoned for j, s in enumerate(run) if (len(run) - 1 - j) * DAY_S < window_s)
+        for run in runs
+    )
+    last_counted = statistics.fmean(run[-1].counted_abandoned for run in runs)
+    return [
+        name,
+        f"{target:.0%}",
+        f"{len(runs)} × {len(runs[0]) - 1}",
+        str(over_own) if not over_own else f"**{over_own}**",
+        str(over_window) if not over_window else f"**{over_window}**",
+        f"{max(at_ends):.2%}",
+        f"{statistics.fmean(rates[-1] for rates in windows):.2%}",
+        f"{statistics.fmean(run[0].occupancy for run in runs):.3f}"
+        f" / {statistics.fmean(s.occupancy for s in later):.3f}",
+        f"{last_true:.1f} / {last_counted:.1f}",
+    ]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(parser, set_help="a PredictiveConfig parameter to change (repeat)")
+    parser.add_argument(
+        "--days", type=_positive, default=1, help="days of the campaign per seed (default 1)"
+    )
     args = parser.parse_args(argv)
     settings, seeds_given = read_run_arguments(parser, args)
     paths = matching_scenarios(args.scenarios)
@@ -123,13 +201,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     )
     every: list[Shift] = []
+    later_rows: list[list[str]] = []
+    later_over = later_ends = window_over = 0
     started = time.monotonic()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for done, (path, scenario) in enumerate(scenarios, 1):
             seeds = seeds_given or list(scenario.seeds)
-            shifts = pool.map(run_shift, [(path, seed, settings) for seed in seeds])
+            runs = pool.map(run_days, [(path, seed, settings, args.days) for seed in seeds])
+            shifts = [run[0] for run in runs]
             every += shifts
             print_table_row(row(scenario.name, shifts))
+            if args.days > 1:
+                window_s = scenario.regime.window_s
+                later_rows.append(later_row(scenario.name, runs, window_s))
+                for run in runs:
+                    later_over += sum(s.over for s in run[1:])
+                    later_ends += len(run) - 1
+                    window_over += sum(
+                        rate > scenario.abandon_target + 1e-12
+                        for rate in window_rates(run, window_s)[1:]
+                    )
             progress(done, len(scenarios), scenario.name, time.monotonic() - started)
     over = sum(s.over for s in every)
     print()
@@ -138,6 +229,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" occupancy {statistics.fmean(s.occupancy for s in every):.4f}"
         + (f"; settings {settings}" if settings else "; the pacer's defaults")
     )
+    if later_rows:
+        print()
+        print_table_header(
+            [
+                "scenario",
+                "target",
+                "seeds × later days",
+                "later days over the target",
+                "window over at a later day's end",
+                "window's worst at a later day's end",
+                "window's mean at the last day's end",
+                "occupancy, first day / later days",
+                "window's abandons at the end, true / counted",
+            ]
+        )
+        for cells in later_rows:
+            print_table_row(cells)
+        print()
+        print(
+            f"later days: {later_over} of {later_ends} over their own target;"
+            f" the window over at {window_over} of {later_ends} days' ends"
+        )
     return 0
 
 

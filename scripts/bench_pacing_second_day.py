@@ -48,12 +48,12 @@ FIRST_DAY_SEED = 100  # added to the judged seed: the first day's lead file
 
 
 def stored_history(
-    records: Sequence[RecordOutcome | RecordDisposition], *, recorded: bool
+    records: Sequence[RecordOutcome | RecordDisposition], *, recorded: bool, days_before: int = 1
 ) -> tuple[tuple[float, Outcome, float | None], ...]:
-    """The live answers the store would give back a day later (``answer_history``):
-    connected calls at their connection unless the agent's verdict said a machine,
-    abandons at their end with their count of people (dropped unless ``recorded``), a day
-    earlier than they happened."""
+    """The live answers the store would give back ``days_before`` days later
+    (``answer_history``): connected calls at their connection unless the agent's verdict
+    said a machine, abandons at their end with their count of people (dropped unless
+    ``recorded``), as many days earlier than they happened."""
     machines = {r.call_id for r in records if isinstance(r, RecordDisposition) and r.human is False}
     rows = []
     for o in records:
@@ -68,7 +68,7 @@ def stored_history(
         else:
             continue
         counted = o.counted_human if recorded else None
-        rows.append((at.timestamp() - DAY_S, o.outcome, counted))
+        rows.append((at.timestamp() - days_before * DAY_S, o.outcome, counted))
     return tuple(sorted(rows, key=lambda r: r[0]))
 
 

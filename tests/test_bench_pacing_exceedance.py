@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from dialerd.core.pacing import PredictiveConfig, PredictivePacer
 from dialerd.sim.engine_sim import simulate_engine
@@ -57,3 +59,51 @@ def test_a_pattern_matching_nothing_is_refused() -> None:
     done = census("--scenarios", "config/scenarios/no-such/*.toml")
     assert done.returncode == 2
     assert "no scenario matches config/scenarios/no-such/*.toml" in done.stderr
+
+
+def _script(name: str) -> ModuleType:
+    """A script of ``scripts/`` imported as the scripts import each other."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+def test_the_window_at_a_days_end_holds_the_days_the_regime_counts() -> None:
+    """Over 30 days every earlier shift is in the window; over 24 hours only the day's."""
+    census_module = _script("bench_pacing_exceedance")
+    shift = census_module.Shift
+
+    def day(abandoned: int, live: int) -> object:
+        return shift(0.6, abandoned, 0, live, float(abandoned), 0.01)
+
+    days = [day(0, 100), day(3, 100), day(1, 200)]
+    assert census_module.window_rates(days, 30 * 86400.0) == [0.0, 3 / 200, 4 / 400]
+    assert census_module.window_rates(days, 86400.0) == [0.0, 3 / 100, 1 / 200]
+
+
+def test_a_later_day_starts_from_the_earlier_days_stored_answers() -> None:
+    """Day 1 is the seed's own shift, unchanged by the days after it; day 2 runs another
+    lead file, and its window still holds what day 1 counted."""
+    census_module = _script("bench_pacing_exceedance")
+    first, second = census_module.run_days((SCENARIO, 1, {}, 2))
+    scenario = load_scenario(ROOT / SCENARIO)
+    pacer = PredictivePacer(PredictiveConfig(abandon_target=scenario.abandon_target))
+    alone = simulate_engine(scenario, pacer, 1)
+    assert (first.occupancy, first.abandoned, first.live_answered) == (
+        alone.occupancy,
+        alone.abandoned,
+        alone.live_answered,
+    )
+    assert first.counted_abandoned == pacer.window.abandoned > 0
+    # The stored answers are counted again, each abandon as much as it counted the first
+    # time; the second day's own abandons come on top. A campaign's first day on the
+    # second day's lead file paces otherwise.
+    assert second.counted_abandoned >= first.counted_abandoned - 1e-9
+    fresh = PredictivePacer(PredictiveConfig(abandon_target=scenario.abandon_target))
+    alone_second = simulate_engine(scenario, fresh, 1 + census_module.LATER_DAY_SEED)
+    assert (alone_second.occupancy, fresh.window.abandoned) != (
+        second.occupancy,
+        second.counted_abandoned,
+    )
