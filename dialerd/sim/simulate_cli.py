@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -104,16 +105,24 @@ def _as_json(result: SimResult) -> dict[str, Any]:
 
 def results_table(scenario: Scenario, results: Sequence[SimResult]) -> Table:
     """One row per seed, and the mean."""
-    table = Table(title=f"{scenario.name}: {results[0].policy}, {scenario.agents} agents")
+    # Light rules, two-line headers and one space of padding keep the eight columns
+    # whole in an 80-column terminal (rich would cut the headers to "occupa…").
+    table = Table(
+        title=f"{scenario.name}: {results[0].policy}, {scenario.agents} agents",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0, 0, 1),
+    )
     for column in (
         "seed",
         "occupancy",
         "utilisation",
         "abandon",
-        "live answers",
-        "dials/agent-h",
-        "wait/connect s",
-        "lines/agent",
+        "live\nanswers",
+        "dials per\nagent-hour",
+        "wait per\nconnect s",
+        "lines per\nagent",
     ):
         table.add_column(column, justify="right")
     for r in results:

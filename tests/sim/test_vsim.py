@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from dialerd.core.pacing import (
     AgentActivity,
@@ -34,7 +35,7 @@ from dialerd.sim.scenario import (
     Scenario,
     load_scenario,
 )
-from dialerd.sim.simulate_cli import make_pacer, register
+from dialerd.sim.simulate_cli import make_pacer, register, results_table
 from dialerd.sim.vsim import Floor, simulate
 from tests.sim.recorder import Recorder
 
@@ -211,3 +212,21 @@ def test_timeline_steps_end_at_their_own_ends() -> None:
     assert len(steps) == 30
     assert max(steps) <= 1.0
     assert abs(sum(steps) / len(steps) - result.occupancy) < 1e-9
+
+
+def test_results_table_fits_an_80_column_terminal_whole() -> None:
+    """Every column of the table, header and figures, shows uncut at 80 columns."""
+    results = [simulate(SHORT, ProgressivePacer(), seed) for seed in (1, 2)]
+    console = Console(width=80, record=True)
+    console.print(results_table(SHORT, results))
+    text = console.export_text()
+    assert "…" not in text
+    for word in ("seed", "occupancy", "utilisation", "abandon", "answers", "agent-hour"):
+        assert word in text
+    assert "connect s" in text
+    assert "lines per" in text
+    mean = next(line for line in text.splitlines() if line.startswith("mean"))
+    cells = mean.split()
+    assert cells[1] == f"{sum(r.occupancy for r in results) / 2:.3f}"
+    assert len(cells) == 8
+    assert max(len(line) for line in text.splitlines()) <= 80
