@@ -77,7 +77,9 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="dialerd", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="dialerd", description=__doc__.splitlines()[0].replace("``", "")
+    )
     parser.add_argument(
         "--config", metavar="FILE", help="configuration file (default: $DIALERD_CONFIG)"
     )

@@ -195,3 +195,16 @@ def test_the_console_script_is_installed() -> None:
     )
     assert proc.returncode == 2
     assert "campaign" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["ami-check", "--help"]])
+def test_help_reads_as_text_not_docstring_markup(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The help a user reads is drawn from docstrings, without their ``code`` quotes."""
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "dialerd" in out
+    assert "``" not in out

@@ -99,7 +99,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "ami-check",
         help="log in to every configured Asterisk server and show its channels",
-        description=__doc__,
+        description=__doc__.replace("``", ""),
     )
     p.add_argument("--config", help="configuration file (default: $DIALERD_CONFIG)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per server")
