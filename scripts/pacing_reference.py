@@ -239,6 +239,12 @@ def pooled_abandon(results: Sequence[SimResult]) -> float:
     return sum(r.abandoned for r in results) / live if live else 0.0
 
 
+THETA_RANGE = (0.0003, 0.3)
+"""Where ``tune_theta`` looks first (a bisection in log θ)."""
+THETA_FLOOR = 1e-7
+"""How far down it looks when no θ of that range keeps the pooled rate under the target."""
+
+
 def tune_theta(
     scenario: Scenario,
     seeds: Sequence[int],
@@ -248,24 +254,35 @@ def tune_theta(
     log: Callable[[str], None] | None = None,
     simulator: Simulator = simulate,
 ) -> tuple[float, list[SimResult]]:
-    """The largest theta whose pooled abandon rate stays under the target (bisection)."""
-    lo, hi = math.log(0.0003), math.log(0.3)
+    """The largest theta whose pooled abandon rate stays under the target (bisection).
+
+    The search starts in ``THETA_RANGE``; if even its lower end is over the target (few
+    live answers for many machines: at 5 % live the rule's θ must be tiny), it goes on
+    below it, a factor of 1000 at a time down to ``THETA_FLOOR``, and returns that floor
+    (over the target) only if nothing keeps the rate under.
+    """
+    lo, hi = (math.log(x) for x in THETA_RANGE)
     best: tuple[float, list[SimResult]] | None = None
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        results = run_tuned(scenario, math.exp(mid), seeds, models, simulator)
-        rate = pooled_abandon(results)
-        if log:
-            log(f"{scenario.name} theta={math.exp(mid):.4f} abandon={rate:.4f}")
-        if rate <= scenario.abandon_target:
-            lo = mid
-            best = (math.exp(mid), results)
-        else:
-            hi = mid
-    if best is None:
-        theta = math.exp(lo)
-        return theta, run_tuned(scenario, theta, seeds, models, simulator)
-    return best
+    while True:
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            results = run_tuned(scenario, math.exp(mid), seeds, models, simulator)
+            rate = pooled_abandon(results)
+            if log:
+                log(f"{scenario.name} theta={math.exp(mid):.3g} abandon={rate:.4f}")
+            if rate <= scenario.abandon_target:
+                lo = mid
+                best = (math.exp(mid), results)
+            else:
+                hi = mid
+        if best is not None:
+            return best
+        results = run_tuned(scenario, math.exp(lo), seeds, models, simulator)
+        if pooled_abandon(results) <= scenario.abandon_target:
+            return math.exp(lo), results
+        if lo <= math.log(THETA_FLOOR) + 1e-9:
+            return math.exp(lo), results
+        lo, hi = max(math.log(THETA_FLOOR), lo - math.log(1000.0)), lo
 
 
 def oracle_occupancy(scenario: Scenario, seed: int, leads: LeadFile | None = None) -> float:
