@@ -142,14 +142,22 @@ def row(name: str, shifts: Sequence[Shift]) -> list[str]:
     ]
 
 
+def later_over(runs: Sequence[Sequence[Shift]], window_s: float) -> tuple[int, int, int]:
+    """Of the seeds' days after the first: how many ended over the target on their own
+    rate, how many left the window over it at their end, and how many there were."""
+    target = runs[0][0].target
+    own = sum(s.over for run in runs for s in run[1:])
+    ends = [rate for run in runs for rate in window_rates(run, window_s)[1:]]
+    return own, sum(rate > target + 1e-12 for rate in ends), len(ends)
+
+
 def later_row(name: str, runs: Sequence[Sequence[Shift]], window_s: float) -> list[str]:
     """The multi-day table's cells for one scenario: its seeds' days after the first."""
     later = [s for run in runs for s in run[1:]]
     windows = [window_rates(run, window_s) for run in runs]
     at_ends = [rate for rates in windows for rate in rates[1:]]
     target = runs[0][0].target
-    over_own = sum(s.over for s in later)
-    over_window = sum(rate > target + 1e-12 for rate in at_ends)
+    over_own, over_window, _ = later_over(runs, window_s)
     last_true = statistics.fmean(
         sum(s.abandoned for j, s in enumerate(run) if (len(run) - 1 - j) * DAY_S < window_s)
         for run in runs
@@ -169,7 +177,7 @@ def later_row(name: str, runs: Sequence[Sequence[Shift]], window_s: float) -> li
     ]
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
@@ -181,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(parser, set_help="a PredictiveConfig parameter to change (repeat)")
     parser.add_argument(
-        "--days", type=_positive, default=1, help="days of the campaign per seed (default 1)"
+        "--days", type=positive_int, default=1, help="days of the campaign per seed (default 1)"
     )
     args = parser.parse_args(argv)
     settings, seeds_given = read_run_arguments(parser, args)
@@ -202,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     every: list[Shift] = []
     later_rows: list[list[str]] = []
-    later_over = later_ends = window_over = 0
+    over_own = over_window = later_ends = 0
     started = time.monotonic()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for done, (path, scenario) in enumerate(scenarios, 1):
@@ -214,13 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.days > 1:
                 window_s = scenario.regime.window_s
                 later_rows.append(later_row(scenario.name, runs, window_s))
-                for run in runs:
-                    later_over += sum(s.over for s in run[1:])
-                    later_ends += len(run) - 1
-                    window_over += sum(
-                        rate > scenario.abandon_target + 1e-12
-                        for rate in window_rates(run, window_s)[1:]
-                    )
+                own, window, ends = later_over(runs, window_s)
+                over_own += own
+                over_window += window
+                later_ends += ends
             progress(done, len(scenarios), scenario.name, time.monotonic() - started)
     over = sum(s.over for s in every)
     print()
@@ -248,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_table_row(cells)
         print()
         print(
-            f"later days: {later_over} of {later_ends} over their own target;"
-            f" the window over at {window_over} of {later_ends} days' ends"
+            f"later days: {over_own} of {later_ends} over their own target;"
+            f" the window over at {over_window} of {later_ends} days' ends"
         )
     return 0
 

@@ -107,3 +107,15 @@ def test_a_later_day_starts_from_the_earlier_days_stored_answers() -> None:
         second.occupancy,
         second.counted_abandoned,
     )
+
+
+def test_the_census_over_days_reports_the_later_days_and_refuses_none() -> None:
+    """``--days 2`` adds the later days' table and its count; ``--days 0`` is refused."""
+    done = census("--scenarios", SCENARIO, "--seeds", "1", "--days", "2")
+    assert done.returncode == 0, done.stderr
+    (row,) = [line for line in done.stdout.splitlines() if "| 1 × 1 |" in line]
+    assert row.startswith("| n6-live20-t1 | 1% | 1 × 1 |")
+    assert "of 1 over their own target; the window over at" in done.stdout
+    refused = census("--scenarios", SCENARIO, "--days", "0")
+    assert refused.returncode == 2
+    assert "--days: must be 1 or more, got 0" in refused.stderr
