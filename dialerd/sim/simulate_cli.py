@@ -12,6 +12,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dialerd.core.pacing import (
@@ -71,18 +72,36 @@ def make_pacer(scenario: Scenario, policy: str, ratio: float = 2.0) -> Pacer:
     raise UsageError(f"unknown pacing policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
-def run(args: argparse.Namespace, console: Console | None = None) -> int:
-    """Run the scenario's seeds and print the table; returns the exit code."""
+def run(
+    args: argparse.Namespace, console: Console | None = None, status: Console | None = None
+) -> int:
+    """Run the scenario's seeds and print the table; returns the exit code.
+
+    ``status`` (standard error by default) shows a progress bar while the seeds run, when
+    it is a terminal: a large team's shift takes seconds, a scenario's five seeds tens.
+    """
     console = console or Console()
+    status = status or Console(stderr=True)
     scenario = load_scenario(args.scenario)
     if args.plot is not None:
         _require_matplotlib()
     seeds: Sequence[int] = [args.seed] if args.seed is not None else scenario.seeds
     run_one = simulate_engine if args.engine == "dialer" else simulate
-    results = [
-        run_one(scenario, make_pacer(scenario, args.policy, args.ratio), seed, policy=args.policy)
-        for seed in seeds
-    ]
+    results = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=status,
+        transient=True,
+        disable=not status.is_terminal,
+    ) as progress:
+        task = progress.add_task(f"{scenario.name}, seeds", total=len(seeds))
+        for seed in seeds:
+            pacer = make_pacer(scenario, args.policy, args.ratio)
+            results.append(run_one(scenario, pacer, seed, policy=args.policy))
+            progress.advance(task)
     console.print(results_table(scenario, results))
     if scenario.amd.enabled and scenario.amd.false_positive_rate >= scenario.abandon_target:
         console.print(

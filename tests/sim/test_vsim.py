@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ from dialerd.sim.scenario import (
     Scenario,
     load_scenario,
 )
-from dialerd.sim.simulate_cli import make_pacer, register, results_table
+from dialerd.sim.simulate_cli import make_pacer, register, results_table, run
 from dialerd.sim.vsim import Floor, simulate
 from tests.sim.recorder import Recorder
 
@@ -230,3 +231,26 @@ def test_results_table_fits_an_80_column_terminal_whole() -> None:
     assert cells[1] == f"{sum(r.occupancy for r in results) / 2:.3f}"
     assert len(cells) == 8
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def _simulate_args(tmp_path: Path) -> argparse.Namespace:
+    scenario_file = tmp_path / "s.toml"
+    scenario_file.write_text("[team]\nagents = 3\nshift_s = 600\nseeds = [1, 2]\n")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["simulate", "--scenario", str(scenario_file)])
+
+
+def test_simulate_shows_its_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    """A progress bar counts the seeds on a terminal; piped, the status stream stays
+    empty, and the table goes to the output either way."""
+    args = _simulate_args(tmp_path)
+    out, shown = io.StringIO(), io.StringIO()
+    terminal = Console(file=shown, force_terminal=True, width=100)
+    assert run(args, Console(file=out, width=100), terminal) == 0
+    assert "s, seeds" in shown.getvalue()
+    assert "2/2" in shown.getvalue()
+    assert "mean" in out.getvalue()
+    piped = io.StringIO()
+    assert run(args, Console(file=io.StringIO()), Console(file=piped)) == 0
+    assert piped.getvalue() == ""
