@@ -158,9 +158,11 @@ def print_table_row(cells: Sequence[str]) -> None:
     print("| " + " | ".join(cells) + " |", flush=True)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, set_help: str | None = None) -> None:
-    """The options the pacer analyses share: scenarios, seeds and workers, and ``--set``
-    where the analysis changes the pacer's parameters (``set_help`` given)."""
+def analysis_parser(doc: str, set_help: str | None = None) -> argparse.ArgumentParser:
+    """A pacer analysis's parser: its docstring's first line as the description, and the
+    options the analyses share: scenarios, seeds and workers, and ``--set`` where the
+    analysis changes the pacer's parameters (``set_help`` given)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
     if set_help is not None:
         parser.add_argument(
@@ -173,20 +175,22 @@ def add_run_arguments(parser: argparse.ArgumentParser, set_help: str | None = No
         )
     parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
     parser.add_argument("--workers", type=int, default=2)
+    return parser
 
 
-def read_run_arguments(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> tuple[dict[str, object], list[int] | None]:
-    """The ``--set`` parameters and the seeds given (None: the scenario's); a bad one
-    ends the script with the parser's error."""
+def parse_run_arguments(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, dict[str, object], list[int] | None]:
+    """The arguments, the ``--set`` parameters and the seeds given (None: the
+    scenario's); a bad one ends the script with the parser's error."""
+    args = parser.parse_args(argv)
     try:
         settings = dict(parse_setting(text) for text in getattr(args, "settings", []))
         seeds = parse_seeds(args.seeds) if args.seeds else None
         PredictiveConfig(**settings)  # type: ignore[arg-type]
     except (ValueError, UsageError) as exc:
         parser.error(str(exc))
-    return settings, seeds
+    return args, settings, seeds
 
 
 def analysis_run(

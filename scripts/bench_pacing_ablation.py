@@ -19,7 +19,6 @@ come from the scenario and cannot be changed here.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import statistics
 import sys
@@ -29,11 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
     analysis_run,
+    parse_run_arguments,
     print_table_header,
     print_table_row,
-    read_run_arguments,
     tuned_scenarios,
 )
 
@@ -49,15 +48,13 @@ def _run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser, "a PredictiveConfig parameter to change (repeat for several)")
+    parser = analysis_parser(__doc__, "a PredictiveConfig parameter to change (repeat for several)")
     parser.add_argument(
         "--known-callers",
         action="store_true",
         help="tell the changed pacer who answered each call abandoned without AMD",
     )
-    args = parser.parse_args(argv)
-    settings, seeds_given = read_run_arguments(parser, args)
+    args, settings, seeds_given = parse_run_arguments(parser, argv)
     if not settings and not args.known_callers:
         parser.error("nothing to compare: give --known-callers or at least one --set NAME=VALUE")
     scenarios = tuned_scenarios(args.scenarios)

@@ -32,7 +32,6 @@ target. An analysis, not a setting to use.
 
 from __future__ import annotations
 
-import argparse
 import math
 import multiprocessing
 import statistics
@@ -45,12 +44,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
     analysis_run,
+    parse_run_arguments,
     predictive_for,
     print_table_header,
     print_table_row,
-    read_run_arguments,
     tuned_scenarios,
 )
 
@@ -132,13 +131,13 @@ def _run(task: tuple[str, float | None, Mapping[str, object], int]) -> tuple[flo
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser, "another PredictiveConfig parameter to change (repeat for several)")
+    parser = analysis_parser(
+        __doc__, "another PredictiveConfig parameter to change (repeat for several)"
+    )
     parser.add_argument(
         "--margin-sd", type=float, default=2.0, help="sd of the count to aim below the target"
     )
-    args = parser.parse_args(argv)
-    settings, seeds_given = read_run_arguments(parser, args)
+    args, settings, seeds_given = parse_run_arguments(parser, argv)
     if args.margin_sd < 0:
         parser.error("--margin-sd is a number of sd, 0 or more")
     for name in ("internal_target_share", "opening_credit_live"):

@@ -38,13 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
     matching_scenarios,
+    parse_run_arguments,
     predictive_for,
     print_table_header,
     print_table_row,
     progress,
-    read_run_arguments,
 )
 from bench_pacing_second_day import DAY_S, stored_history
 
@@ -186,13 +186,11 @@ def positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser, set_help="a PredictiveConfig parameter to change (repeat)")
+    parser = analysis_parser(__doc__, "a PredictiveConfig parameter to change (repeat)")
     parser.add_argument(
         "--days", type=positive_int, default=1, help="days of the campaign per seed (default 1)"
     )
-    args = parser.parse_args(argv)
-    settings, seeds_given = read_run_arguments(parser, args)
+    args, settings, seeds_given = parse_run_arguments(parser, argv)
     paths = matching_scenarios(args.scenarios)
     scenarios = [(path, load_scenario(path)) for path in paths]
     print_table_header(

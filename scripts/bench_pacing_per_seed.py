@@ -17,7 +17,6 @@ like the tuned policy it is tuned in hindsight.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import statistics
 import sys
@@ -27,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
     analysis_run,
+    parse_run_arguments,
     print_table_header,
     print_table_row,
-    read_run_arguments,
     tuned_scenarios,
 )
 
@@ -47,10 +46,8 @@ def _run(task: tuple[str, float | None, int]) -> tuple[float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
-    _, seeds_given = read_run_arguments(parser, args)
+    parser = analysis_parser(__doc__)
+    args, _, seeds_given = parse_run_arguments(parser, argv)
     scenarios = tuned_scenarios(args.scenarios)
     print_table_header(
         [

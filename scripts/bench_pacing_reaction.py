@@ -15,7 +15,6 @@ long; this shows the pacer reacting within minutes all the same. An analysis.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import sys
 from collections import Counter
@@ -26,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
+    parse_run_arguments,
     predictive_for,
     print_table_header,
     print_table_row,
-    read_run_arguments,
     scenario_paths,
 )
 
@@ -94,11 +93,9 @@ def _run(task: tuple[str, int, float]) -> tuple[int, list[str], float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser)
+    parser = analysis_parser(__doc__)
     parser.add_argument("--step", type=float, default=300.0, help="seconds (default 300)")
-    args = parser.parse_args(argv)
-    _, seeds_given = read_run_arguments(parser, args)
+    args, _, seeds_given = parse_run_arguments(parser, argv)
     if args.step <= 0:
         parser.error("--step must be above 0")
     paths = [p for p in scenario_paths(args.scenarios) if first_change_s(load_scenario(p))]

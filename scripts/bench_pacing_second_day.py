@@ -18,7 +18,6 @@ reference policy.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import statistics
 import sys
@@ -28,12 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pacing import (
-    add_run_arguments,
+    analysis_parser,
     analysis_run,
+    parse_run_arguments,
     predictive_for,
     print_table_header,
     print_table_row,
-    read_run_arguments,
     tuned_scenarios,
 )
 
@@ -101,10 +100,8 @@ def _worst(runs: Sequence[dict[str, SimResult]], name: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
-    _, seeds_given = read_run_arguments(parser, args)
+    parser = analysis_parser(__doc__)
+    args, _, seeds_given = parse_run_arguments(parser, argv)
     scenarios = tuned_scenarios(args.scenarios)
     print_table_header(
         [
