@@ -49,7 +49,7 @@ from dialerd.core.model import BusinessHours, DialMode
 from dialerd.core.pacing import CallAbandoned, Pacer, PacingFact, PacingView
 from dialerd.core.schedule import LocalHours, Schedule
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
-from dialerd.sim.vsim import SimResult, TimelineRecorder, result_of
+from dialerd.sim.vsim import SimResult, TimelineRecorder, result_of, staff
 
 __all__ = ["simulate_engine"]
 
@@ -379,18 +379,7 @@ def simulate_engine(
     )
     model.feed(ev.LinkUp(_SERVER, 0), 0.0)
     model.feed(StartCampaign(model.setup), 0.0)
-    for _ in range(scenario.agents):
-        model.log_in(0.0)
-    for change in scenario.agent_changes:
-
-        def apply(t: float, delta: int = change.delta) -> None:
-            for _ in range(abs(delta)):
-                if delta > 0:
-                    model.log_in(t)
-                else:
-                    model.log_out(t)
-
-        model.at(change.at_s, apply)
+    staff(scenario, model, model.at)
 
     timeline = TimelineRecorder(model, timeline_step_s, model.shift_end)
     now = 0.0

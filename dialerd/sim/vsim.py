@@ -340,18 +340,7 @@ def simulate(
 
     floor = Floor(scenario, pacer.observe, schedule)
     shift_end = scenario.shift_s
-    for _ in range(scenario.agents):
-        floor.log_in(0.0)
-    for change in scenario.agent_changes:
-
-        def apply(t: float, delta: int = change.delta) -> None:
-            for _ in range(abs(delta)):
-                if delta > 0:
-                    floor.log_in(t)
-                else:
-                    floor.log_out(t)
-
-        schedule(change.at_s, apply)
+    staff(scenario, floor, schedule)
 
     next_lead = 0
     timeline = TimelineRecorder(floor, timeline_step_s, shift_end)
@@ -405,6 +394,34 @@ def simulate(
         peak_lines_per_agent=peak,
         timeline=timeline.points,
     )
+
+
+class Team(Protocol):
+    """What logs a simulation's agents in and out."""
+
+    def log_in(self, now: float) -> None:
+        """One agent logs in at ``now``."""
+
+    def log_out(self, now: float) -> None:
+        """One agent logs out at ``now``."""
+
+
+def staff(
+    scenario: Scenario, team: Team, schedule: Callable[[float, Callable[[float], None]], None]
+) -> None:
+    """Log the scenario's agents in at 0 and schedule its agents joining and leaving."""
+    for _ in range(scenario.agents):
+        team.log_in(0.0)
+    for change in scenario.agent_changes:
+
+        def apply(t: float, delta: int = change.delta) -> None:
+            for _ in range(abs(delta)):
+                if delta > 0:
+                    team.log_in(t)
+                else:
+                    team.log_out(t)
+
+        schedule(change.at_s, apply)
 
 
 class Tally(Protocol):
