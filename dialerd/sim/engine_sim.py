@@ -75,6 +75,7 @@ class _Call:
     ready_at: float | None = None
     connected_at: float | None = None
     ended: bool = False
+    deadline: float | None = None  # the benchmark's clock (greeting_clock): hold ends
 
 
 class _CallersTold:
@@ -112,8 +113,15 @@ class _Model:
         callers_known: bool = False,
         history: tuple[tuple[float, compliance.Outcome, float | None], ...] = (),
         records: list[cmd.RecordOutcome | cmd.RecordDisposition] | None = None,
+        greeting_clock: bool = False,
     ) -> None:
         self.scenario = scenario
+        self.greeting_clock = greeting_clock
+        hold_s = scenario.hold_s
+        if greeting_clock and scenario.regime is Regime.US:
+            # The Dialer cannot know when a greeting ends: it is given the longest hold a
+            # call can have, and each call's own deadline is kept here.
+            hold_s += scenario.greeting_s.high_s
         self.records = records
         self.told = _CallersTold(pacer) if callers_known else None
         self.leads = leads
@@ -133,7 +141,7 @@ class _Model:
             mode=DialMode.PREDICTIVE,
             rules=_ALWAYS,
             amd=scenario.amd.enabled,
-            hold_ms=int(scenario.hold_s * 1000),
+            hold_ms=int(hold_s * 1000),
             wrapup_enabled=True,
             wrapup_limit_s=86_400,
             max_lines_per_agent=scenario.max_lines_per_agent,
@@ -246,11 +254,15 @@ class _Model:
             self.feed(ev.CallFailed(_SERVER, call_id, reason, status, cause), now)
             return
         self.feed(ev.CallAnswered(_SERVER, call_id), now)
+        greeting = attempt.greeting_s if self.scenario.regime is Regime.US else 0.0
+        if self.greeting_clock:
+            call.deadline = now + greeting + self.scenario.hold_s
         if attempt.verdict_after_answer_s is not None:
             self.at(now + attempt.verdict_after_answer_s, lambda t: self._verdict(call_id, t))
-            return
-        greeting = attempt.greeting_s if self.scenario.regime is Regime.US else 0.0
-        self.at(now + greeting, lambda t: self._ready(call_id, t))
+        elif self.greeting_clock:
+            self._ready(call_id, now)
+        else:
+            self.at(now + greeting, lambda t: self._ready(call_id, t))
 
     def _verdict(self, call_id: str, now: float) -> None:
         call = self.calls[call_id]
@@ -267,7 +279,8 @@ class _Model:
         call = self.calls[call_id]
         call.ready_at = now
         self.feed(ev.CustomerReady(_SERVER, call_id), now)
-        self.at(now + self.scenario.hold_s, lambda t: self._hold_timer(call_id, t))
+        deadline = now + self.scenario.hold_s if call.deadline is None else max(now, call.deadline)
+        self.at(deadline, lambda t: self._hold_timer(call_id, t))
 
     def _hold_timer(self, call_id: str, now: float) -> None:
         call = self.calls[call_id]
@@ -360,6 +373,7 @@ def simulate_engine(
     callers_known: bool = False,
     history: tuple[tuple[float, compliance.Outcome, float | None], ...] = (),
     records: list[cmd.RecordOutcome | cmd.RecordDisposition] | None = None,
+    greeting_clock: bool = False,
 ) -> SimResult:
     """Run one shift of ``scenario`` through the real ``Dialer`` paced by ``pacer``.
 
@@ -368,6 +382,14 @@ def simulate_engine(
     answers before the shift (``CampaignSetup.history``; the shift starts at wall time
     2026-01-05 00:00 UTC), and ``records``, if given, receives every outcome and result the
     Dialer records, as the daemon's store would.
+
+    A call can be given to an agent from the dialplan's ready signal (after AMD's verdict,
+    if on) until ``hold_s`` after it, as the shipped dialplan runs the hold; in the US
+    regime the signal is taken to come when the greeting ends, where the law's 2 seconds
+    start, so no agent can take the call during the greeting. ``greeting_clock``
+    (analysis only) runs the benchmark's model instead, as the model floor does: a call
+    can be given to an agent from its answer (or AMD's verdict) until ``hold_s`` after its
+    greeting ends, which a dialer could do only if it heard where greetings end.
     """
     model = _Model(
         scenario,
@@ -376,6 +398,7 @@ def simulate_engine(
         callers_known=callers_known,
         history=history,
         records=records,
+        greeting_clock=greeting_clock,
     )
     model.feed(ev.LinkUp(_SERVER, 0), 0.0)
     model.feed(StartCampaign(model.setup), 0.0)

@@ -9,13 +9,15 @@ from dialerd.core.pacing import (
     AgentChanged,
     CallAbandoned,
     CallConnected,
+    CallOutcome,
+    CallResolved,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
     ProgressivePacer,
 )
 from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import AgentChange, Scenario
+from dialerd.sim.scenario import AgentChange, Regime, Scenario, Uniform
 from dialerd.sim.vsim import simulate
 from tests.sim.recorder import Recorder
 
@@ -109,3 +111,44 @@ def test_abandoned_callers_are_unknown_unless_the_analysis_tells_them() -> None:
     assert all(fact.human is None for fact in unknown_abandons)
     assert sum(fact.human is True for fact in told_abandons) == known.abandoned
     assert all(fact.human is not None for fact in told_abandons)
+
+
+def _since_answer(recorder: Recorder) -> tuple[list[float], list[float]]:
+    """Without AMD: for each call an agent took, and for each call abandoned, the time
+    from its answer (when the Dialer tells the pacer an agent will be needed)."""
+    answered = {
+        f.call_id: f.at
+        for f in recorder.facts
+        if isinstance(f, CallResolved) and f.outcome is CallOutcome.ROUTED
+    }
+    taken = [
+        f.at - answered[f.call_id]
+        for f in recorder.facts
+        if isinstance(f, AgentChanged) and f.activity is AgentActivity.TALK and f.call_id
+    ]
+    abandoned = [f.at - answered[f.call_id] for f in recorder.facts if isinstance(f, CallAbandoned)]
+    return taken, abandoned
+
+
+def test_the_greeting_clock_lets_an_agent_take_a_us_call_during_its_greeting() -> None:
+    """By default a US call is ready for an agent when its greeting ends; on the benchmark's
+    clock an agent can take it from its answer. It is abandoned 2 s after the greeting
+    either way."""
+    scenario = SHORT.with_(greeting_s=Uniform(1.5, 1.5))
+    plain, greeting = Recorder(PowerPacer(3.0)), Recorder(PowerPacer(3.0))
+    simulate_engine(scenario, plain, 1)
+    simulate_engine(scenario, greeting, 1, greeting_clock=True)
+    plain_taken, plain_abandoned = _since_answer(plain)
+    greeting_taken, greeting_abandoned = _since_answer(greeting)
+    assert min(plain_taken) >= 1.5 - 1e-9
+    assert sum(t < 1.5 for t in greeting_taken) > 10
+    assert plain_abandoned and greeting_abandoned
+    assert all(abs(t - 3.5) < 1e-9 for t in plain_abandoned + greeting_abandoned)
+
+
+def test_the_greeting_clock_changes_nothing_in_the_uk() -> None:
+    """The UK's 2 seconds start at the answer either way."""
+    scenario = SHORT.with_(regime=Regime.UK)
+    plain = simulate_engine(scenario, PowerPacer(3.0), 1)
+    assert plain.abandoned > 0
+    assert simulate_engine(scenario, PowerPacer(3.0), 1, greeting_clock=True) == plain
