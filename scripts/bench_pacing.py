@@ -9,7 +9,9 @@ Usage (from the repository root, in the virtualenv):
 
 Every policy runs through ``simulate_engine`` by default: the daemon's own ``Dialer``,
 compliance gate and state machines, with the benchmark's model playing Asterisk, the
-customers and the agents (``--engine model`` uses the lighter ``vsim`` floor instead).
+customers and the agents (``--engine model`` uses the lighter ``vsim`` floor instead;
+``--engine dialer-greeting`` the Dialer under the benchmark's own US abandon clock, in
+which an agent may take a call during the greeting: see ``simulate_engine``).
 
 Every policy runs on the same lead file per seed (common random numbers). The tuned
 model-based policy's theta is tuned in hindsight per scenario (bisection on the pooled
@@ -54,12 +56,16 @@ from dialerd.sim.scenario import LeadFile, OutcomeMix, Scenario, load_scenario
 from dialerd.sim.vsim import SimResult, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES: dict[str, Simulator] = {"dialer": simulate_engine, "model": simulate}
+ENGINES: dict[str, Simulator] = {
+    "dialer": simulate_engine,
+    "dialer-greeting": functools.partial(simulate_engine, greeting_clock=True),
+    "model": simulate,
+}
 
 
 def theta_file(engine: str) -> Path:
     """Where tuned thetas are kept: theta tuned on one simulator is not the other's optimum."""
-    suffix = "" if engine == "dialer" else f"_{engine}"
+    suffix = "" if engine == "dialer" else "_" + engine.replace("-", "_")
     return ROOT / "scripts" / f"pacing_theta{suffix}.json"
 
 
@@ -417,6 +423,9 @@ _ENGINE_TEXT = {
     "dialer": "Every policy runs through the daemon's own `Dialer` (with its compliance gate "
     "and state machines), the benchmark's model playing Asterisk, customers and agents "
     "(`dialerd/sim/engine_sim.py`).",
+    "dialer-greeting": "Every policy runs through the daemon's own `Dialer` under the "
+    "benchmark's US abandon clock: an agent may take a call from its answer until 2 s after "
+    "its greeting ends (`simulate_engine(greeting_clock=True)`).",
     "model": "Every policy runs on the lighter model floor (`dialerd/sim/vsim.py`), not "
     "through the daemon's `Dialer`.",
 }
@@ -468,7 +477,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--engine",
         choices=sorted(ENGINES),
         default="dialer",
-        help="dialer: the daemon's Dialer (default); model: the lighter model floor",
+        help=(
+            "dialer: the daemon's Dialer (default); dialer-greeting: the same with the"
+            " benchmark's US clock (a call can be taken during the greeting); model: the"
+            " lighter model floor"
+        ),
     )
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--out", default="docs/benchmarks.md", help="'-' to skip writing")
