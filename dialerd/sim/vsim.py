@@ -42,7 +42,17 @@ from dialerd.core.pacing import (
 )
 from dialerd.sim.scenario import Attempt, LeadFile, Outcome, Regime, Scenario
 
-__all__ = ["Floor", "SimResult", "Tally", "TimelinePoint", "result_of", "simulate"]
+__all__ = [
+    "Floor",
+    "SimResult",
+    "Tally",
+    "Team",
+    "TimelinePoint",
+    "TimelineRecorder",
+    "result_of",
+    "simulate",
+    "staff",
+]
 
 _OUTCOME = {
     Outcome.BUSY: CallOutcome.BUSY,
