@@ -70,6 +70,13 @@ class Sim:
 
         self.server._originate = counting  # type: ignore[method-assign]
 
+    async def __aenter__(self) -> Sim:
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.stop()
+
 
 class Daemon:
     """One ``dialerd run`` process, its JSON log lines and a way to wait on them."""

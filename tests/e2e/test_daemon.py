@@ -76,16 +76,12 @@ async def test_a_campaign_ends_with_exactly_the_expected_history(
     tmp_path: Path, daemons: list[Daemon]
 ) -> None:
     """Every contact is called once and its outcome recorded as the customer behaved."""
-    sim = Sim(OUTCOMES, time_scale=0.2)
-    await sim.server.start()
-    try:
+    async with Sim(OUTCOMES, time_scale=0.2) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(setup_campaign, db, tmp_path, list(OUTCOMES), max_attempts="1")
         daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == len(OUTCOMES), 90)
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     calls = history(db)
     assert {n: o for n, _, _, o, _ in calls} == EXPECTED
     assert all(attempt == 1 and state == "ended" for _, attempt, state, _, _ in calls)
@@ -100,9 +96,7 @@ async def test_a_campaign_ends_with_exactly_the_expected_history(
 
 async def test_retries_follow_the_outcome_rules(tmp_path: Path, daemons: list[Daemon]) -> None:
     """A busy number is retried as its rule says, up to the attempt limit, each one recorded."""
-    sim = Sim({"12125550104": "busy", "12125550105": "live"}, time_scale=0.2)
-    await sim.server.start()
-    try:
+    async with Sim({"12125550104": "busy", "12125550105": "live"}, time_scale=0.2) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(
             setup_campaign,
@@ -115,8 +109,6 @@ async def test_retries_follow_the_outcome_rules(tmp_path: Path, daemons: list[Da
         daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == 4, 60)
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     calls = history(db)
     busy = [(a, o) for n, a, _, o, _ in calls if n == "+12125550104"]
     assert busy == [(1, "busy"), (2, "busy"), (3, "busy")]
@@ -135,16 +127,12 @@ async def test_retries_follow_the_outcome_rules(tmp_path: Path, daemons: list[Da
 async def test_sigterm_drains_calls_in_progress(tmp_path: Path, daemons: list[Daemon]) -> None:
     """SIGTERM stops new calls, lets the one in progress end, records it, and exits 0."""
     numbers = [f"1212555{i:04d}" for i in range(200, 230)]
-    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.3)
-    await sim.server.start()
-    try:
+    async with Sim(dict.fromkeys(numbers, "live"), time_scale=0.3) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(setup_campaign, db, tmp_path, numbers, max_attempts="1")
         daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("agent_state") >= 3, 30)  # a call under way
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     assert daemon.count("draining") == 1
     calls = history(db)
     assert 1 <= len(calls) < len(numbers)
@@ -160,9 +148,7 @@ async def test_kill_nine_at_random_points_loses_nothing_and_dials_no_one_twice(
     rng = random.Random(20261122)
     numbers = [f"1212555{i:04d}" for i in range(300, 340)]
     outcomes = ["live", "busy", "no_answer", "live", "invalid"]
-    sim = Sim({n: outcomes[i % 5] for i, n in enumerate(numbers)}, time_scale=0.1)
-    await sim.server.start()
-    try:
+    async with Sim({n: outcomes[i % 5] for i, n in enumerate(numbers)}, time_scale=0.1) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(
             setup_campaign, db, tmp_path, numbers, mode="power", max_attempts="1", power_ratio="3"
@@ -198,8 +184,6 @@ async def test_kill_nine_at_random_points_loses_nothing_and_dials_no_one_twice(
 
         await final.wait_for(all_ended, 120)
         assert await final.stop() == 0
-    finally:
-        await sim.server.stop()
     calls = history(db)
     assert all(state == "ended" and outcome for _, _, state, outcome, _ in calls)
     per_number: dict[str, int] = {}
@@ -215,9 +199,7 @@ async def test_preview_serves_owned_records_to_their_owner_only(
 ) -> None:
     """An agent-owned preview campaign calls its agent's records and skips unknown owners."""
     numbers = ["12125550401", "12125550402", "12125550403"]
-    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.2)
-    await sim.server.start()
-    try:
+    async with Sim(dict.fromkeys(numbers, "live"), time_scale=0.2) as sim:
         db = tmp_path / "d.sqlite3"
         csv = tmp_path / "owned.csv"
         csv.write_text(
@@ -255,8 +237,6 @@ async def test_preview_serves_owned_records_to_their_owner_only(
         daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == 2, 60)
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     offered = [e["contact"] for e in daemon.events if e.get("event") == "preview_offered"]
     assert offered == [1, 3]  # the agent's own record first, then the unowned one
     assert [e["owner"] for e in daemon.events if e.get("event") == "unknown_owner"] == ["ghost"]
@@ -269,9 +249,7 @@ async def test_answered_customers_without_an_agent_are_abandoned_and_counted(
 ) -> None:
     """Power dialling one agent at ratio 3 leaves answered customers to the safe harbor."""
     numbers = [f"1212555{i:04d}" for i in range(500, 512)]
-    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.5)
-    await sim.server.start()
-    try:
+    async with Sim(dict.fromkeys(numbers, "live"), time_scale=0.5) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(
             setup_campaign,
@@ -285,8 +263,6 @@ async def test_answered_customers_without_an_agent_are_abandoned_and_counted(
         daemon = await launch(daemons, tmp_path, db, sim.server.port)
         await daemon.wait_for(lambda: daemon.count("call_ended") == len(numbers), 90)
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     outcomes = [o for _, _, _, o, _ in history(db)]
     assert set(outcomes) == {"answered_agent", "abandoned"}
     assert outcomes.count("abandoned") >= 1
@@ -302,9 +278,7 @@ async def test_an_ami_outage_pauses_dialling_and_resumes_without_double_dials(
 ) -> None:
     """Dropping the AMI link mid-campaign pauses dialling; after resync it finishes the list."""
     numbers = [f"1212555{i:04d}" for i in range(600, 620)]
-    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.2)
-    await sim.server.start()
-    try:
+    async with Sim(dict.fromkeys(numbers, "live"), time_scale=0.2) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(
             setup_campaign,
@@ -329,8 +303,6 @@ async def test_an_ami_outage_pauses_dialling_and_resumes_without_double_dials(
 
         await daemon.wait_for(finished, 90)
         assert await daemon.stop() == 0
-    finally:
-        await sim.server.stop()
     calls = history(db)
     assert all(state == "ended" and outcome for _, _, state, outcome, _ in calls)
     assert max(sim.dialled.values()) == 1

@@ -15,9 +15,7 @@ async def test_a_restarted_daemon_counts_the_earlier_abandons(
     """Abandons made by one run (power dialling one agent at ratio 3) are read back when the
     next run starts the campaign as predictive, with every live answer of the first."""
     numbers = [f"1212555{i:04d}" for i in range(600, 609)]
-    sim = Sim(dict.fromkeys(numbers, "live"), time_scale=0.5)
-    await sim.server.start()
-    try:
+    async with Sim(dict.fromkeys(numbers, "live"), time_scale=0.5) as sim:
         db = tmp_path / "d.sqlite3"
         await asyncio.to_thread(
             setup_campaign,
@@ -44,8 +42,6 @@ async def test_a_restarted_daemon_counts_the_earlier_abandons(
         second = await launch(daemons, tmp_path, db, sim.server.port)
         await second.wait_for(lambda: second.count("abandon_history") == 1, 60)
         assert await second.stop() == 0
-    finally:
-        await sim.server.stop()
     (read,) = [e for e in second.events if e.get("event") == "abandon_history"]
     assert read["abandoned"] == outcomes.count("abandoned")
     assert read["live_answers"] == outcomes.count("abandoned") + outcomes.count("answered_agent")
