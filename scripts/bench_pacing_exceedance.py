@@ -14,7 +14,10 @@ deviations). This runs the predictive pacer alone, through the Dialer, over many
 counts the shifts that end over the target: per scenario, the shifts over, the worst and
 mean abandon rate, the mean occupancy, the AMD false positives per shift, and the true
 abandons against those the pacer counted. ``--set`` changes the pacer's parameters (e.g.
-``reserve_sd=2``) to show what a larger reserve buys and costs.
+``reserve_sd=2``) to show what a larger reserve buys and costs. ``--progressive`` also
+dials each seed's first day progressively and counts the shifts that end over that way:
+with AMD, the shifts whose false positives alone put them over, which no pacing could
+have kept under.
 
 The benchmark's shift is a campaign's first day, its window empty. The law counts a
 window (30 days in the US, 24 hours in the UK) that holds a campaign's earlier days.
@@ -50,6 +53,7 @@ from bench_pacing_second_day import DAY_S, stored_history
 
 from dialerd.core.commands import RecordDisposition, RecordOutcome
 from dialerd.core.compliance import Outcome
+from dialerd.core.pacing import ProgressivePacer
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
 
@@ -66,6 +70,7 @@ class Shift:
     live_answered: int
     counted_abandoned: float  # what the pacer's window held at the end, earlier days too
     target: float
+    progressive_over: bool | None = None  # progressive dialing on the same lead file
 
     @property
     def rate(self) -> float:
@@ -78,11 +83,19 @@ class Shift:
         return self.rate > self.target + 1e-12
 
 
-def run_days(task: tuple[str, int, Mapping[str, object], int]) -> tuple[Shift, ...]:
+def run_days(
+    task: tuple[str, int, Mapping[str, object], int, bool],
+) -> tuple[Shift, ...]:
     """One seed of the scenario file over ``days`` days, paced by the predictive pacer
-    with ``settings``; day 1 is the seed's own lead file, with an empty window."""
-    path, seed, settings, days = task
+    with ``settings``; day 1 is the seed's own lead file, with an empty window. With
+    ``progressive``, day 1 is also dialled progressively, to tell whether it ends over
+    whatever the pacer does (AMD's false positives alone)."""
+    path, seed, settings, days, progressive = task
     scenario = load_scenario(path)
+    floor = None
+    if progressive:
+        plain = simulate_engine(scenario, ProgressivePacer(), seed)
+        floor = plain.abandon_rate > scenario.abandon_target + 1e-12
     kept: list[list[RecordOutcome | RecordDisposition]] = []
     shifts = []
     for day in range(days):
@@ -108,6 +121,7 @@ def run_days(task: tuple[str, int, Mapping[str, object], int]) -> tuple[Shift, .
                 live_answered=result.live_answered,
                 counted_abandoned=pacer.window.abandoned,
                 target=scenario.abandon_target,
+                progressive_over=floor if day == 0 else None,
             )
         )
     return tuple(shifts)
@@ -125,10 +139,14 @@ def window_rates(shifts: Sequence[Shift], window_s: float) -> list[float]:
 
 
 def row(name: str, shifts: Sequence[Shift]) -> list[str]:
-    """The table's cells for one scenario."""
+    """The table's cells for one scenario (with the progressive column when it ran)."""
     over = sum(s.over for s in shifts)
     true = statistics.fmean(s.abandoned for s in shifts)
     counted = statistics.fmean(s.counted_abandoned for s in shifts)
+    floor = []
+    if shifts[0].progressive_over is not None:
+        both = sum(bool(s.over and s.progressive_over) for s in shifts)
+        floor = [f"{sum(bool(s.progressive_over) for s in shifts)} ({both} of them both)"]
     return [
         name,
         f"{shifts[0].target:.0%}",
@@ -139,6 +157,7 @@ def row(name: str, shifts: Sequence[Shift]) -> list[str]:
         f"{statistics.fmean(s.occupancy for s in shifts):.3f}",
         f"{statistics.fmean(s.amd_false_positives for s in shifts):.1f}",
         f"{true:.1f} / {counted:.1f}",
+        *floor,
     ]
 
 
@@ -190,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--days", type=positive_int, default=1, help="days of the campaign per seed (default 1)"
     )
+    parser.add_argument(
+        "--progressive",
+        action="store_true",
+        help="also dial each first day progressively and count the shifts that end over",
+    )
     args, settings, seeds_given = parse_run_arguments(parser, argv)
     paths = matching_scenarios(args.scenarios)
     scenarios = [(path, load_scenario(path)) for path in paths]
@@ -204,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "occupancy",
             "AMD false positives per shift",
             "abandons, true / counted",
+            *(["progressive dialing over"] if args.progressive else []),
         ]
     )
     every: list[Shift] = []
@@ -213,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for done, (path, scenario) in enumerate(scenarios, 1):
             seeds = seeds_given or list(scenario.seeds)
-            runs = pool.map(run_days, [(path, seed, settings, args.days) for seed in seeds])
+            runs = pool.map(
+                run_days,
+                [(path, seed, settings, args.days, args.progressive) for seed in seeds],
+            )
             shifts = [run[0] for run in runs]
             every += shifts
             print_table_row(row(scenario.name, shifts))
@@ -232,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" occupancy {statistics.fmean(s.occupancy for s in every):.4f}"
         + (f"; settings {settings}" if settings else "; the pacer's defaults")
     )
+    if args.progressive:
+        floor = sum(bool(s.progressive_over) for s in every)
+        both = sum(bool(s.over and s.progressive_over) for s in every)
+        print(
+            f"progressive dialing: {floor} of {len(every)} over on the same lead files,"
+            f" {both} of them shifts the predictive pacer ended over too"
+        )
     if later_rows:
         print()
         print_table_header(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from dialerd.core.pacing import PredictiveConfig, PredictivePacer
+from dialerd.core.pacing import PredictiveConfig, PredictivePacer, ProgressivePacer
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
 
@@ -87,7 +87,7 @@ def test_a_later_day_starts_from_the_earlier_days_stored_answers() -> None:
     """Day 1 is the seed's own shift, unchanged by the days after it; day 2 runs another
     lead file, and its window still holds what day 1 counted."""
     census_module = _script("bench_pacing_exceedance")
-    first, second = census_module.run_days((SCENARIO, 1, {}, 2))
+    first, second = census_module.run_days((SCENARIO, 1, {}, 2, False))
     scenario = load_scenario(ROOT / SCENARIO)
     pacer = PredictivePacer(PredictiveConfig(abandon_target=scenario.abandon_target))
     alone = simulate_engine(scenario, pacer, 1)
@@ -119,3 +119,27 @@ def test_the_census_over_days_reports_the_later_days_and_refuses_none() -> None:
     refused = census("--scenarios", SCENARIO, "--days", "0")
     assert refused.returncode == 2
     assert "--days: must be 1 or more, got 0" in refused.stderr
+
+
+def test_the_census_tells_the_shifts_progressive_dialing_ends_over_too() -> None:
+    """With AMD the people it hangs up on are abandons whatever the pacer does:
+    ``--progressive`` dials each lead file progressively too and counts the shifts that
+    end over the target that way, and those the predictive pacer ended over as well."""
+    amd = "config/scenarios/amd-small-budget/n10-live20-t1-amd.toml"
+    done = census("--scenarios", amd, "--seeds", "1-4", "--progressive")
+    assert done.returncode == 0, done.stderr
+    scenario = load_scenario(ROOT / amd)
+    target = scenario.abandon_target
+    predictive, progressive = [], []
+    for seed in range(1, 5):
+        config = PredictiveConfig(
+            abandon_target=target, amd_false_positive_rate=scenario.amd.false_positive_rate
+        )
+        predictive.append(simulate_engine(scenario, PredictivePacer(config), seed))
+        progressive.append(simulate_engine(scenario, ProgressivePacer(), seed))
+    floor = [r.abandon_rate > target for r in progressive]
+    both = sum(f and p.abandon_rate > target for f, p in zip(floor, predictive, strict=True))
+    assert any(floor)
+    (row,) = [line for line in done.stdout.splitlines() if line.startswith("| n10-live20-t1-amd |")]
+    assert row.rstrip().endswith(f"| {sum(floor)} ({both} of them both) |")
+    assert f"progressive dialing: {sum(floor)} of 4 over on the same lead files" in done.stdout

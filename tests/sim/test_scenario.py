@@ -50,6 +50,19 @@ def test_robustness_scenarios_all_parse() -> None:
         assert scenario.seeds == ((1, 2) if scenario.agents == 200 else (1, 2, 3, 4, 5))
 
 
+def test_small_budget_scenarios_all_parse() -> None:
+    """The census's scenarios are valid and named after their files; those with AMD keep
+    its false positives under the target (at or over it no pacing can comply)."""
+    for folder, count in (("small-budget", 16), ("amd-small-budget", 5)):
+        files = sorted((ROOT / "config" / "scenarios" / folder).glob("*.toml"))
+        assert len(files) == count
+        for f in files:
+            scenario = load_scenario(f)
+            assert scenario.name == f.stem
+            if scenario.amd.enabled:
+                assert scenario.amd.false_positive_rate < scenario.abandon_target
+
+
 def test_unknown_top_level_key_is_named() -> None:
     """An unknown top-level key is an error naming the key."""
     with pytest.raises(ConfigError, match="'agentz'"):
