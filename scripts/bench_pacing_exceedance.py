@@ -92,10 +92,9 @@ def run_days(
     whatever the pacer does (AMD's false positives alone)."""
     path, seed, settings, days, progressive = task
     scenario = load_scenario(path)
-    floor = None
+    progressive_over = None
     if progressive:
-        plain = simulate_engine(scenario, ProgressivePacer(), seed)
-        floor = plain.abandon_rate > scenario.abandon_target + 1e-12
+        progressive_over = not simulate_engine(scenario, ProgressivePacer(), seed).under_target
     kept: list[list[RecordOutcome | RecordDisposition]] = []
     shifts = []
     for day in range(days):
@@ -121,7 +120,7 @@ def run_days(
                 live_answered=result.live_answered,
                 counted_abandoned=pacer.window.abandoned,
                 target=scenario.abandon_target,
-                progressive_over=floor if day == 0 else None,
+                progressive_over=progressive_over if day == 0 else None,
             )
         )
     return tuple(shifts)
@@ -143,10 +142,11 @@ def row(name: str, shifts: Sequence[Shift]) -> list[str]:
     over = sum(s.over for s in shifts)
     true = statistics.fmean(s.abandoned for s in shifts)
     counted = statistics.fmean(s.counted_abandoned for s in shifts)
-    floor = []
+    progressive_cells = []
     if shifts[0].progressive_over is not None:
         both = sum(bool(s.over and s.progressive_over) for s in shifts)
-        floor = [f"{sum(bool(s.progressive_over) for s in shifts)} ({both} of them both)"]
+        progressive = sum(bool(s.progressive_over) for s in shifts)
+        progressive_cells = [f"{progressive} ({both} of them both)"]
     return [
         name,
         f"{shifts[0].target:.0%}",
@@ -157,7 +157,7 @@ def row(name: str, shifts: Sequence[Shift]) -> list[str]:
         f"{statistics.fmean(s.occupancy for s in shifts):.3f}",
         f"{statistics.fmean(s.amd_false_positives for s in shifts):.1f}",
         f"{true:.1f} / {counted:.1f}",
-        *floor,
+        *progressive_cells,
     ]
 
 
@@ -261,10 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f"; settings {settings}" if settings else "; the pacer's defaults")
     )
     if args.progressive:
-        floor = sum(bool(s.progressive_over) for s in every)
+        progressive = sum(bool(s.progressive_over) for s in every)
         both = sum(bool(s.over and s.progressive_over) for s in every)
         print(
-            f"progressive dialing: {floor} of {len(every)} over on the same lead files,"
+            f"progressive dialing: {progressive} of {len(every)} over on the same lead files,"
             f" {both} of them shifts the predictive pacer ended over too"
         )
     if later_rows:
