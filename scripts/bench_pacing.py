@@ -222,24 +222,25 @@ def analysis_run(
     )
 
 
+def predictive_config(
+    scenario: Scenario, settings: Mapping[str, object] | None = None
+) -> PredictiveConfig:
+    """The predictive pacer's parameters as a user would set them: target, regime, AMD
+    estimate; ``settings`` change others (the ablation script's ``--set``)."""
+    return PredictiveConfig(
+        abandon_target=scenario.abandon_target,
+        window_s=scenario.regime.window_s,
+        amd_false_positive_rate=(scenario.amd.false_positive_rate if scenario.amd.enabled else 0.0),
+        **dict(settings or {}),  # type: ignore[arg-type]
+    )
+
+
 def predictive_for(
     scenario: Scenario, settings: Mapping[str, object] | None = None
 ) -> PredictivePacer:
-    """The predictive pacer as a user would configure it: target, regime, AMD estimate.
-
-    ``settings`` change other ``PredictiveConfig`` parameters (the ablation script's
-    ``--set``); the benchmark itself runs the defaults.
-    """
-    return PredictivePacer(
-        PredictiveConfig(
-            abandon_target=scenario.abandon_target,
-            window_s=scenario.regime.window_s,
-            amd_false_positive_rate=(
-                scenario.amd.false_positive_rate if scenario.amd.enabled else 0.0
-            ),
-            **dict(settings or {}),  # type: ignore[arg-type]
-        )
-    )
+    """The predictive pacer as a user would configure it (``predictive_config``); the
+    benchmark itself runs the defaults."""
+    return PredictivePacer(predictive_config(scenario, settings))
 
 
 def run_one(

@@ -48,13 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pacing import (
     _true_models_of,
     analysis_parser,
+    analysis_run,
     parse_run_arguments,
-    predictive_for,
+    predictive_config,
     print_table_header,
     print_table_row,
     tuned_scenarios,
 )
-from pacing_reference import TrueModel, TunedPacer, pooled_abandon
+from pacing_reference import TrueModel, bisect_theta, pooled_abandon
 
 from dialerd.core.pacing import (
     AnswerModel,
@@ -114,7 +115,7 @@ class FixedRule(PredictivePacer):
         settings: dict[str, object] = {"opening_credit_live": 1e9}  # no guard
         if level >= STEPS.index("no ration"):
             settings |= {"max_extra_rate": 1e6, "max_extra_burst": 1e9}
-        super().__init__(predictive_for(scenario, settings).config)
+        super().__init__(predictive_config(scenario, settings))
         self.scenario = scenario
         self.fixed_theta = theta
         self.models = models
@@ -153,18 +154,21 @@ class Point:
         return cls(theta, pooled_abandon(results), statistics.mean(r.occupancy for r in results))
 
 
-def _runs(path: str, step: str, theta: float, seeds: Sequence[int]) -> Point:
+def _runs(path: str, step: str, theta: float, seeds: Sequence[int]) -> list[SimResult]:
+    if step == "tuned":
+        return [analysis_run(path, theta, seed, callers_known=True) for seed in seeds]
     scenario = load_scenario(path)
     models = _true_models_of(path)
-    results = []
-    for seed in seeds:
-        pacer = (
-            TunedPacer(scenario, theta, models)
-            if step == "tuned"
-            else FixedRule(scenario, step, theta, models)
+    return [
+        simulate_engine(
+            scenario, FixedRule(scenario, step, theta, models), seed, callers_known=True
         )
-        results.append(simulate_engine(scenario, pacer, seed, callers_known=True))
-    return Point.of(theta, results)
+        for seed in seeds
+    ]
+
+
+def _tuned(path: str, theta: float, seeds: Sequence[int]) -> Point:
+    return Point.of(theta, _runs(path, "tuned", theta, seeds))
 
 
 def at_rate(below: Point | None, above: Point | None, rate: float) -> float:
@@ -184,16 +188,11 @@ def _frontier(task: tuple[str, str, float, tuple[int, ...]]) -> tuple[str, str, 
     """(path, step, its occupancy at the rate) for one step."""
     path, step, rate, seeds = task
     lo, hi = (math.log(x) for x in THETA_RANGE)
-    below: Point | None = None
-    above: Point | None = None
-    for _ in range(BISECTIONS):
-        mid = (lo + hi) / 2
-        point = _runs(path, step, math.exp(mid), seeds)
-        if point.abandon <= rate:
-            lo, below = mid, point
-        else:
-            hi, above = mid, point
-    return path, step, at_rate(below, above, rate)
+    below, above = bisect_theta(
+        lambda theta: _runs(path, step, theta, seeds), rate, lo, hi, BISECTIONS
+    )
+    points = [None if tried is None else Point.of(*tried) for tried in (below, above)]
+    return path, step, at_rate(points[0], points[1], rate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -207,8 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             zip(
                 [path for path, _, _ in scenarios],
                 pool.starmap(
-                    _runs,
-                    [(path, "tuned", theta, seeds_of[path]) for path, _, theta in scenarios],
+                    _tuned, [(path, theta, seeds_of[path]) for path, _, theta in scenarios]
                 ),
                 strict=True,
             )

@@ -245,6 +245,39 @@ THETA_FLOOR = 1e-7
 """How far down it looks when no θ of that range keeps the pooled rate under the target."""
 
 
+Tried = tuple[float, list[SimResult]]
+"""A theta and its runs, one per seed."""
+
+
+def bisect_theta(
+    run: Callable[[float], list[SimResult]],
+    rate: float,
+    lo: float,
+    hi: float,
+    steps: int,
+    *,
+    log: Callable[[float, float], None] | None = None,
+) -> tuple[Tried | None, Tried | None]:
+    """A bisection in log theta between ``lo`` and ``hi`` (logs) on the pooled abandon
+    rate of ``run(theta)``: the largest theta tried at or under ``rate`` and the smallest
+    tried over it, each with its runs (None where no theta tried fell on that side).
+    ``log`` is told every theta tried and its rate."""
+    below: Tried | None = None
+    above: Tried | None = None
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        theta = math.exp(mid)
+        results = run(theta)
+        got = pooled_abandon(results)
+        if log:
+            log(theta, got)
+        if got <= rate:
+            lo, below = mid, (theta, results)
+        else:
+            hi, above = mid, (theta, results)
+    return below, above
+
+
 def tune_theta(
     scenario: Scenario,
     seeds: Sequence[int],
@@ -253,7 +286,7 @@ def tune_theta(
     *,
     log: Callable[[str], None] | None = None,
     simulator: Simulator = simulate,
-) -> tuple[float, list[SimResult]]:
+) -> Tried:
     """The largest theta whose pooled abandon rate stays under the target (bisection).
 
     The search starts in ``THETA_RANGE``; if even its lower end is over the target (few
@@ -261,23 +294,20 @@ def tune_theta(
     below it, a factor of 1000 at a time down to ``THETA_FLOOR``, and returns that floor
     (over the target) only if nothing keeps the rate under.
     """
+
+    def run(theta: float) -> list[SimResult]:
+        return run_tuned(scenario, theta, seeds, models, simulator)
+
+    def tell(theta: float, rate: float) -> None:
+        if log:
+            log(f"{scenario.name} theta={theta:.3g} abandon={rate:.4f}")
+
     lo, hi = (math.log(x) for x in THETA_RANGE)
-    best: tuple[float, list[SimResult]] | None = None
     while True:
-        for _ in range(steps):
-            mid = (lo + hi) / 2
-            results = run_tuned(scenario, math.exp(mid), seeds, models, simulator)
-            rate = pooled_abandon(results)
-            if log:
-                log(f"{scenario.name} theta={math.exp(mid):.3g} abandon={rate:.4f}")
-            if rate <= scenario.abandon_target:
-                lo = mid
-                best = (math.exp(mid), results)
-            else:
-                hi = mid
+        best, _ = bisect_theta(run, scenario.abandon_target, lo, hi, steps, log=tell)
         if best is not None:
             return best
-        results = run_tuned(scenario, math.exp(lo), seeds, models, simulator)
+        results = run(math.exp(lo))
         if pooled_abandon(results) <= scenario.abandon_target:
             return math.exp(lo), results
         if lo <= math.log(THETA_FLOOR) + 1e-9:
