@@ -94,6 +94,9 @@ DEFAULT_RETRY_RULES: Mapping[Outcome, RetryRule] = {
 }
 
 ABANDON_LOCK = dt.timedelta(hours=72)
+# No ringing call may be cut short before it has rung this long (US TSR safe harbour:
+# 15 s or four rings; Ofcom: no "cancel dials" within 15 s of ringing).
+MIN_RING_BEFORE_CANCEL_S = 15.0
 MACHINE_LOCK = dt.timedelta(hours=24)
 _T = TypeVar("_T")
 _SET_TYPES: tuple[type, ...] = (set, frozenset, type({}.keys()))

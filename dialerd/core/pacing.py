@@ -4,9 +4,11 @@ Theory of operation
 ===================
 
 A pacer is asked, at every event and at its own deadlines, how many new calls to start
-(``decide(view, now) -> int``). It learns from facts the engine feeds it
-(``observe(fact)``): calls placed, resolved (with the outcome and so the time rung),
-connected, abandoned; agents changing activity. Time is an argument (monotonic seconds).
+(``decide(view, now) -> int``) and, after that, which ringing calls to hang up
+(``cancels()``; the engine hangs up only calls that have rung the legal 15 s). It learns
+from facts the engine feeds it (``observe(fact)``): calls placed, ringing, resolved (with
+the outcome and so the time rung), connected, abandoned; agents changing activity. Time
+is an argument (monotonic seconds).
 
 Three pacers share the ``Pacer`` protocol:
 
@@ -76,6 +78,17 @@ abandons, and the rate falls back under the target as live answers accrue. Withi
 ``soft_budget_abandons`` (2) of the guard theta is scaled down in proportion to the
 slack left, so that one abandon slows dialing down instead of stopping it for an hour.
 
+Calls that have rung for at least ``min_ring_before_cancel_s`` (15 s, the legal minimum
+in the US and the UK) can be taken back: when P(L >= A) is over ``cancel_risk`` (0.2) at a
+decision, the pacer hangs up ringing calls, those most likely to need an agent first,
+until it is not. The bar is never below the risk the pacer is dialing at (theta times the
+budget's share), so where P(L >= A) overstates the risk and theta is high, calls are let
+ring. A call still ringing after 15 s is unlikely to need an agent (most live answers
+come after 6-10 s), so this costs few contacts, and it removes answers that would have
+found no agent when agents stay busy longer than expected. A call so taken
+back is a no-answer for the contact's retries; for the answer model it is censored (it
+counts as q at the age it was taken back, not as an answer that never came).
+
 Extra calls (beyond progressive) are rationed to ``max_extra_rate`` (0.1) per logged-in
 agent and second, with at most a second's worth or ``max_extra_burst`` (3) in hand: calls
 placed in a burst are answered in a burst, which the rule's independent calls do not
@@ -133,6 +146,7 @@ __all__ = [
     "CallConnected",
     "CallOutcome",
     "CallPlaced",
+    "CallRang",
     "CallResolved",
     "CallerMix",
     "Estimate",
@@ -163,6 +177,7 @@ class CallOutcome(enum.Enum):
     INVALID = "invalid"
     NO_ANSWER = "no_answer"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # hung up by the dialer while ringing (``Pacer.cancels``)
 
 
 class AgentActivity(enum.Enum):
@@ -189,6 +204,14 @@ class CallResolved:
     call_id: int
     at: float
     outcome: CallOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class CallRang:
+    """A placed call started ringing (the far end is alerting)."""
+
+    call_id: int
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +258,7 @@ class PastAnswer:
     counted: float | None = None
 
 
-PacingFact = CallPlaced | CallResolved | CallConnected | CallAbandoned | AgentChanged
+PacingFact = CallPlaced | CallRang | CallResolved | CallConnected | CallAbandoned | AgentChanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +288,10 @@ class Pacer(Protocol):
         """When to ask ``decide`` again even if nothing happens, or None."""
         ...
 
+    def cancels(self) -> Sequence[int]:
+        """Ringing calls to hang up, chosen at the last ``decide`` (asked once after it)."""
+        ...
+
 
 def progressive_dials(view: PacingView) -> int:
     """Calls progressive dialing would start: one in flight per idle agent."""
@@ -285,6 +312,10 @@ class ProgressivePacer:
     def next_deadline(self) -> float | None:
         """Only events matter."""
         return None
+
+    def cancels(self) -> Sequence[int]:
+        """Never: every call has an idle agent."""
+        return ()
 
 
 class PowerPacer:
@@ -307,6 +338,10 @@ class PowerPacer:
     def next_deadline(self) -> float | None:
         """Only events matter."""
         return None
+
+    def cancels(self) -> Sequence[int]:
+        """Never: every call has an idle agent."""
+        return ()
 
 
 # --- the distribution of answered calls minus free agents -----------------------------
@@ -853,6 +888,10 @@ class PredictiveConfig:
     # answered in a burst, which the independent-calls model does not foresee).
     max_extra_rate: float = 0.1
     max_extra_burst: float = 3.0  # ... and at least this many in hand (small teams)
+    # Ringing calls are hung up while P(L >= A) is over this (0: never), once they have
+    # rung this long (the law's minimum: 15 s in the US and the UK).
+    cancel_risk: float = 0.2
+    min_ring_before_cancel_s: float = 15.0
 
     def __post_init__(self) -> None:
         # A value out of range would not fail here but pace oddly for hours (a gain
@@ -892,6 +931,12 @@ class PredictiveConfig:
         ):
             check(name, getattr(self, name) >= 0, "0 or more")
         check("min_agents", self.min_agents >= 1, "1 or more")
+        check("cancel_risk", 0 <= self.cancel_risk < 1, "0 (never) or a probability below 1")
+        check(
+            "min_ring_before_cancel_s",
+            self.min_ring_before_cancel_s >= 15,
+            "15 or more (no ringing call may be cut short before 15 s)",
+        )
         check("gain_min", self.gain_min <= self.gain, f"at most gain ({self.gain!r})")
         check("theta_max", 0 < self.theta_max < 1, "a probability between 0 and 1")
         check(
@@ -923,6 +968,8 @@ class PredictivePacer:
         self.share = HumanShare()
         self.logit_theta = _logit(cfg.theta_initial)
         self._dialing: dict[int, float] = {}
+        self._ringing: dict[int, float] = {}  # call -> when it started ringing
+        self._cancels: list[int] = []
         self._routed: dict[int, tuple[float, float]] = {}
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_len: dict[int, float] = {}
@@ -1030,10 +1077,18 @@ class PredictivePacer:
         match fact:
             case CallPlaced(call_id, at):
                 self._dialing[call_id] = at
+            case CallRang(call_id, at):
+                if call_id in self._dialing:
+                    self._ringing.setdefault(call_id, at)
             case CallResolved(call_id, at, outcome):
+                self._ringing.pop(call_id, None)
                 placed = self._dialing.pop(call_id, None)
                 if placed is None:
                     pass
+                elif outcome is CallOutcome.CANCELLED:
+                    # Censored: it had not resolved by then, and what it would have
+                    # become is unknown. It counts as what q expected of it then.
+                    self.answers.add(at, at - placed, self._q(at - placed))
                 elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
                     # Whether a human answered is known once an agent hears the call.
                     self._routed[call_id] = (at, at - placed)
@@ -1124,6 +1179,43 @@ class PredictivePacer:
     def next_deadline(self) -> float | None:
         """Re-evaluate every ``tick_s`` while anything is happening."""
         return self._now + self.config.tick_s
+
+    def cancels(self) -> Sequence[int]:
+        """Ringing calls to hang up, chosen at the last decision (each given once)."""
+        chosen, self._cancels = self._cancels, []
+        return chosen
+
+    def _q(self, age: float) -> float:
+        rows = self.answers.rows()
+        return rows[min(len(rows) - 1, int(age / AnswerModel.BIN_S))][0]
+
+    def _choose_cancels(self, mean: float, var: float, now: float) -> None:
+        # A call that answers while P(L >= A) is high is likely to find no agent; one still
+        # ringing after the legal minimum is unlikely to answer at all. Taking back the
+        # likeliest of those first brings the risk down with the fewest contacts.
+        cfg = self.config
+        # Never below the risk the pacer is dialing at: where P(L >= A) overstates the
+        # risk (many lines per agent) theta is high, and a call worth placing is worth
+        # letting ring.
+        limit = max(cfg.cancel_risk, self.theta * self.spend)
+        if p_at_least(mean, var) <= limit:
+            return
+        oldest = now - cfg.min_ring_before_cancel_s
+        candidates = sorted(
+            (
+                (self._q(now - self._dialing[c]), c)
+                for c, rang in self._ringing.items()
+                if rang <= oldest
+            ),
+            reverse=True,
+        )
+        for q, call_id in candidates:
+            if q <= 0 or p_at_least(mean, var) <= limit:
+                break  # a call that will not need an agent adds no risk: let it ring
+            self._cancels.append(call_id)
+            del self._ringing[call_id]  # asked once; it stays in flight until it resolves
+            mean -= q
+            var -= q * (1 - q)
 
     def _ready(self, view: PacingView) -> str | None:
         cfg = self.config
@@ -1220,6 +1312,8 @@ class PredictivePacer:
             q_new=self.answers.rows()[0][0],
             theta=self.theta * self.spend,
         )
+        if cfg.cancel_risk > 0:
+            self._choose_cancels(mean, var, now)
         floor = progressive_dials(view)
         extra = max(0, n - floor)
         if extra > self._extra_tokens:

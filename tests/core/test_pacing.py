@@ -18,6 +18,7 @@ from dialerd.core.pacing import (
     CallerMix,
     CallOutcome,
     CallPlaced,
+    CallRang,
     CallResolved,
     HumanShare,
     Pacer,
@@ -590,6 +591,8 @@ def test_predictive_stays_within_cap_and_never_below_progressive(
         ({"theta_max": 1.0}, "theta_max"),
         ({"opening_credit_live": -1.0}, "opening_credit_live"),
         ({"machine_weight": 1.5}, "machine_weight"),
+        ({"cancel_risk": 1.0}, "cancel_risk"),
+        ({"min_ring_before_cancel_s": 14.9}, "min_ring_before_cancel_s"),
     ],
 )
 def test_a_parameter_out_of_range_is_refused_by_name(changes: dict[str, float], named: str) -> None:
@@ -602,3 +605,90 @@ def test_the_settings_in_use_are_accepted() -> None:
     PredictiveConfig()
     PredictiveConfig(gain=2.0, gain_min=0.3, abandon_target=0.01, opening_credit_live=0.0)
     PredictiveConfig(max_extra_rate=math.inf, max_extra_burst=math.inf, theta_initial=0.95)
+
+
+def late_answers(config: PredictiveConfig) -> PredictivePacer:
+    """A pacer that has seen 400 attempts: one in five answered by a person after 8 s, one
+    in five after 20 s, the rest unanswered at 25 s; and 50 calls of 200 s talk and 20 s
+    wrap-up, so that an agent just into a call is not free soon. 10 agents, all talking
+    since t = 400."""
+    pacer = PredictivePacer(config)
+    for i in range(400):
+        kind = i % 5
+        ring = 8.0 if kind == 0 else 20.0 if kind == 1 else 25.0
+        pacer.observe(CallPlaced(i, float(i)))
+        routed = kind < 2
+        pacer.observe(
+            CallResolved(i, i + ring, CallOutcome.ROUTED if routed else CallOutcome.NO_ANSWER)
+        )
+        if routed:
+            pacer.observe(CallConnected(i, i + ring, True))
+    for agent in range(50):
+        pacer.observe(AgentChanged(agent, 0.0, AgentActivity.TALK))
+        pacer.observe(AgentChanged(agent, 200.0, AgentActivity.WRAP))
+        pacer.observe(AgentChanged(agent, 220.0, AgentActivity.AWAY))
+    for agent in range(100, 110):
+        pacer.observe(AgentChanged(agent, 400.0, AgentActivity.TALK))
+    return pacer
+
+
+def ring(pacer: PredictivePacer, call_id: int, placed: float, rang: float) -> None:
+    pacer.observe(CallPlaced(call_id, placed))
+    pacer.observe(CallRang(call_id, rang))
+
+
+def test_with_every_agent_busy_the_pacer_takes_back_calls_that_rang_15_s() -> None:
+    """Ten agents just into their calls and three answers waiting: any answer to come
+    will find no agent. Calls that have rung 15 s are taken back, likeliest first; one
+    that has rung 14 s is not, and neither is one too old to answer at all."""
+    pacer = late_answers(PredictiveConfig(opening_credit_live=100.0))
+    ring(pacer, 1000, 401.0, 403.0)  # rung 16 s at t = 419
+    ring(pacer, 1001, 402.0, 404.0)  # rung 15 s
+    ring(pacer, 1002, 403.0, 405.0)  # rung 14 s: not yet
+    ring(pacer, 1003, 390.0, 392.0)  # rung 27 s: past every answer, q = 0
+    decided = pacer.decide(view(idle=0, dialing=4, waiting=3, agents=10), 419.0)
+    assert pacer.fallback_reason is None
+    assert decided == 0
+    assert sorted(pacer.cancels()) == [1000, 1001]
+    assert pacer.cancels() == []  # given once
+
+
+def test_with_agents_to_spare_no_call_is_taken_back() -> None:
+    """The same calls with ten idle agents: no risk, nothing hung up."""
+    pacer = late_answers(PredictiveConfig(opening_credit_live=100.0))
+    for agent in range(100, 110):
+        pacer.observe(AgentChanged(agent, 410.0, AgentActivity.IDLE))
+    ring(pacer, 1000, 401.0, 403.0)
+    ring(pacer, 1001, 402.0, 404.0)
+    pacer.decide(view(idle=10, dialing=2, agents=10), 419.0)
+    assert pacer.fallback_reason is None
+    assert pacer.cancels() == []
+
+
+def test_taking_back_can_be_turned_off() -> None:
+    """``cancel_risk = 0``: the pacer never hangs up a ringing call."""
+    pacer = late_answers(PredictiveConfig(opening_credit_live=100.0, cancel_risk=0.0))
+    ring(pacer, 1000, 401.0, 403.0)
+    pacer.decide(view(idle=0, dialing=1, waiting=3, agents=10), 419.0)
+    assert pacer.fallback_reason is None
+    assert pacer.cancels() == []
+
+
+def test_a_call_taken_back_is_censored_in_the_answer_model() -> None:
+    """250 more calls of the same mix, those still ringing at 16 s hung up: q of a fresh
+    call stays where it was. Counted as unanswered, the 200 hung up would lower it, as if
+    the late answers they would have had never came."""
+    cancelled = late_answers(PredictiveConfig())
+    unanswered = late_answers(PredictiveConfig())
+    before = cancelled.answers.rows()[0][0]
+    for pacer, outcome in ((cancelled, CallOutcome.CANCELLED), (unanswered, CallOutcome.NO_ANSWER)):
+        for i in range(2000, 2250):
+            ring(pacer, i, 400.0, 402.0)
+            if i % 5 == 0:
+                pacer.observe(CallResolved(i, 408.0, CallOutcome.ROUTED))
+                pacer.observe(CallConnected(i, 408.0, True))
+            else:
+                pacer.observe(CallResolved(i, 416.0, outcome))
+    assert before == pytest.approx(0.4)
+    assert cancelled.answers.rows()[0][0] == pytest.approx(before, abs=0.01)
+    assert unanswered.answers.rows()[0][0] < before - 0.05
