@@ -87,6 +87,9 @@ class CallerCount:
     def next_deadline(self) -> float | None:
         return self.pacer.next_deadline()
 
+    def cancels(self) -> Sequence[int]:
+        return self.pacer.cancels()
+
     def observe(self, fact: PacingFact) -> None:
         match fact:
             case CallPlaced(call_id, at):

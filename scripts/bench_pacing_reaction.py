@@ -70,6 +70,10 @@ class Watched:
         """The pacer's own deadline."""
         return self.pacer.next_deadline()
 
+    def cancels(self) -> Sequence[int]:
+        """The pacer's own."""
+        return self.pacer.cancels()
+
 
 def first_change_s(scenario: Scenario) -> float | None:
     """When the scenario's outcomes first change, if they do."""

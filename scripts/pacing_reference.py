@@ -88,6 +88,10 @@ class VicidialPacer:
         """Sample every second."""
         return self._next_sample
 
+    def cancels(self) -> Sequence[int]:
+        """VICIdial hangs up no ringing call."""
+        return ()
+
     def _adapt(self, now: float) -> None:
         if not self._samples:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -57,6 +58,9 @@ class Shadowed:
 
     def next_deadline(self) -> float | None:
         return self.lead.next_deadline()
+
+    def cancels(self) -> Sequence[int]:
+        return self.lead.cancels()
 
 
 def test_the_last_step_decides_as_the_tuned_policy_once_it_has_started(

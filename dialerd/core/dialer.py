@@ -47,6 +47,7 @@ from dialerd.core import commands as cmd
 from dialerd.core import events as ev
 from dialerd.core.compliance import (
     FINAL_OUTCOMES,
+    MIN_RING_BEFORE_CANCEL_S,
     Allowed,
     Candidate,
     Outcome,
@@ -63,6 +64,7 @@ from dialerd.core.pacing import (
     CallConnected,
     CallOutcome,
     CallPlaced,
+    CallRang,
     CallResolved,
     Pacer,
     PacingView,
@@ -165,6 +167,8 @@ class _Call:
     abandoned: bool = False
     routed_told: bool = False  # the pacer knows it will need an agent
     counted_human: float | None = None  # an abandon nobody heard, as the pacer counted it
+    ringing_at: float | None = None  # when the far end started alerting
+    cancelled: bool = False  # hung up while ringing, at the pacer's request
 
 
 # -- inputs other than AMI facts ---------------------------------------------------------------
@@ -587,6 +591,9 @@ class Dialer:
                 if call is not None and call.state in (CallState.DIALING, CallState.UNKNOWN):
                     call.server = server
                     self._call_to(call, CallState.DIALING)
+                    if isinstance(item, ev.CallRinging) and call.ringing_at is None:
+                        call.ringing_at = now
+                        self._pacing(call.campaign_id, CallRang(call.number_seq, now))
             case ev.CallAnswered(server, call_id):
                 call = self.calls.get(call_id)
                 if call is not None and call.state in (CallState.DIALING, CallState.UNKNOWN):
@@ -772,9 +779,27 @@ class Dialer:
                 continue
             view = self._view(s.campaign_id, s.max_lines_per_agent, answered_waits=not s.amd)
             wanted = campaign.pacer.decide(view, now)
+            cancels = campaign.pacer.cancels()
+            if cancels:
+                self._cancel_ringing(frozenset(cancels), now, out)
             if wanted > 0:
                 campaign.claims_pending = wanted
                 out.append(cmd.ClaimContacts(s.campaign_id, wanted))
+
+    def _cancel_ringing(self, seqs: frozenset[int], now: float, out: list[cmd.Command]) -> None:
+        # Whatever the pacer asks, a call is cut short only once it has rung the legal
+        # minimum, and only while it is still ringing.
+        for call in self.calls.values():
+            if (
+                call.number_seq in seqs
+                and call.state is CallState.DIALING
+                and call.ringing_at is not None
+                and now - call.ringing_at >= MIN_RING_BEFORE_CANCEL_S
+                and call.server
+                and not call.cancelled
+            ):
+                call.cancelled = True
+                out.append(cmd.HangupCall(call.call_id, call.server))
 
     def _offer_previews(self, campaign: _Campaign, out: list[cmd.Command]) -> None:
         ready = self._agents_in(campaign.setup.campaign_id, AgentState.READY).values()
@@ -787,7 +812,7 @@ class Dialer:
     def _pacing(
         self,
         campaign_id: int,
-        fact: CallPlaced | CallResolved | CallConnected | CallAbandoned | AgentChanged,
+        fact: CallPlaced | CallRang | CallResolved | CallConnected | CallAbandoned | AgentChanged,
     ) -> None:
         campaign = self.campaigns.get(campaign_id)
         if campaign is not None:
@@ -1075,10 +1100,11 @@ class Dialer:
         call = self.calls.get(item.call_id)
         if call is None or call.state is CallState.ENDED:
             return
-        outcome = _FAILURES[item.outcome]
-        self._pacing(
-            call.campaign_id, CallResolved(call.number_seq, now, _PACING_FAILURES[outcome])
-        )
+        # A call hung up while ringing is a no-answer for its retries, whatever Asterisk
+        # reports for a channel it was told to hang up.
+        outcome = Outcome.NO_ANSWER if call.cancelled else _FAILURES[item.outcome]
+        paced = CallOutcome.CANCELLED if call.cancelled else _PACING_FAILURES[outcome]
+        self._pacing(call.campaign_id, CallResolved(call.number_seq, now, paced))
         self._release_preview_agent(call, now, wall, out)
         self._close(
             call,
@@ -1118,6 +1144,11 @@ class Dialer:
             outcome = Outcome.ANSWERED_AGENT
         elif call.machine:
             outcome = Outcome.ANSWERED_MACHINE
+        elif call.cancelled and call.state is CallState.DIALING:
+            outcome = Outcome.NO_ANSWER
+            self._pacing(
+                call.campaign_id, CallResolved(call.number_seq, now, CallOutcome.CANCELLED)
+            )
         elif call.state in (CallState.DIALING, CallState.UNKNOWN):
             outcome = Outcome.FAILED
         else:

@@ -27,13 +27,13 @@ import dataclasses
 import datetime as dt
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dialerd.core import commands as cmd
 from dialerd.core import compliance
 from dialerd.core import events as ev
-from dialerd.core.compliance import Candidate, Rules
+from dialerd.core.compliance import MIN_RING_BEFORE_CANCEL_S, Candidate, Rules
 from dialerd.core.dialer import (
     AgentLogin,
     AgentLogout,
@@ -76,6 +76,8 @@ class _Call:
     connected_at: float | None = None
     ended: bool = False
     deadline: float | None = None  # the benchmark's clock (greeting_clock): hold ends
+    resolves_at: float = 0.0
+    rang_at: float | None = None
 
 
 class _CallersTold:
@@ -99,6 +101,9 @@ class _CallersTold:
 
     def next_deadline(self) -> float | None:
         return self.pacer.next_deadline()
+
+    def cancels(self) -> Sequence[int]:
+        return self.pacer.cancels()
 
 
 class _Model:
@@ -162,6 +167,8 @@ class _Model:
         self.dials = 0
         self.live_connects = 0
         self.machine_connects = 0
+        self.rings_cancelled = 0
+        self.rings_cancelled_before_15s = 0
         self.peak_lines = 0.0
         self._last_t = 0.0
         self._idle = 0
@@ -216,6 +223,8 @@ class _Model:
                 self.feed(ContactsClaimed(c.campaign_id, self._claim(c.count, now)), now)
             elif isinstance(c, cmd.Redirect):
                 self._connect(c.call_id, c.agent_id, now)
+            elif isinstance(c, cmd.HangupCall):
+                self._hang_up_ringing(c.call_id, now)
             elif self.records is not None and isinstance(
                 c, cmd.RecordOutcome | cmd.RecordDisposition
             ):
@@ -235,6 +244,7 @@ class _Model:
         # The claimed contact's number carries the lead's index (see _claim).
         attempt = self.leads[lead].resolve(self.scenario, self.scenario.outcomes_at(now))
         call = _Call(attempt, attempt.outcome is Outcome.LIVE)
+        call.resolves_at = now + attempt.resolved_after_s
         self.calls[call_id] = call
         self.dials += 1
         self._lines += 1
@@ -242,9 +252,33 @@ class _Model:
             self.peak_lines = max(self.peak_lines, self._lines / self._logged)
         self.feed(ev.CallQueued(_SERVER, call_id), now)
         self.at(now + attempt.resolved_after_s, lambda t: self._resolve(call_id, t))
+        if attempt.post_dial_delay_s < attempt.resolved_after_s:
+            self.at(now + attempt.post_dial_delay_s, lambda t: self._rang(call_id, t))
+
+    def _rang(self, call_id: str, now: float) -> None:
+        call = self.calls[call_id]
+        if not call.ended:
+            call.rang_at = now
+            self.feed(ev.CallRinging(_SERVER, call_id), now)
+
+    def _hang_up_ringing(self, call_id: str, now: float) -> None:
+        # The Dialer hangs up a call while it rings when the pacer takes it back. A hangup
+        # after the answer (an agent logging out mid-call) is left to the model, which
+        # ends its calls itself.
+        call = self.calls[call_id]
+        if call.ended or now >= call.resolves_at:
+            return
+        if call.rang_at is None or now - call.rang_at < MIN_RING_BEFORE_CANCEL_S:
+            self.rings_cancelled_before_15s += 1
+        self.rings_cancelled += 1
+        self._end_line(call)
+        reason, status, cause = _FAILED[Outcome.NO_ANSWER]
+        self.feed(ev.CallFailed(_SERVER, call_id, reason, status, cause), now)
 
     def _resolve(self, call_id: str, now: float) -> None:
         call = self.calls[call_id]
+        if call.ended:
+            return  # hung up while ringing
         attempt = call.attempt
         if call.human:
             self.live_answered += 1

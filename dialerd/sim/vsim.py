@@ -14,8 +14,10 @@ Rules applied (units: seconds):
   answers, over the whole shift;
 - occupancy is talk time inside the shift over logged-in agent time; utilisation adds
   wrap-up and machine handling;
-- no call is ever cancelled while ringing (the ring timeout is at least 15 s), so the
-  "rings cancelled before 15 s" counter is zero by construction;
+- a call rings from the end of its post-dial delay; the pacer may hang up a call still
+  ringing (``Pacer.cancels``), which then never answers. The floor carries out what it
+  is asked and counts a call cut short before 15 s of ringing, which the law forbids
+  ("rings cancelled before 15 s", to stay 0);
 - the pacer is asked after every batch of simultaneous events and at its deadlines.
 """
 
@@ -28,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from dialerd.core.compliance import MIN_RING_BEFORE_CANCEL_S
 from dialerd.core.pacing import (
     AgentActivity,
     AgentChanged,
@@ -35,6 +38,7 @@ from dialerd.core.pacing import (
     CallConnected,
     CallOutcome,
     CallPlaced,
+    CallRang,
     CallResolved,
     Pacer,
     PacingFact,
@@ -76,6 +80,8 @@ class _Call:
     placed_at: float
     deadline: float = 0.0
     agent_id: int | None = None
+    rang_at: float | None = None
+    cancelled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,7 @@ class SimResult:
     mean_lines_per_agent: float
     peak_lines_per_agent: float
     rings_cancelled_before_15s: int
+    rings_cancelled: int = 0  # ringing calls the pacer had hung up (after 15 s)
     timeline: tuple[TimelinePoint, ...] = field(default=(), repr=False)
 
     @property
@@ -158,6 +165,8 @@ class Floor:
         self.dials = 0
         self.live_connects = 0
         self.machine_connects = 0
+        self.rings_cancelled = 0
+        self.rings_cancelled_before_15s = 0
         self.lines_area = 0.0
         self.peak_lines_per_agent = 0.0
         self._last_t = 0.0
@@ -242,8 +251,32 @@ class Floor:
         self.dials += 1
         self._emit(CallPlaced(call.call_id, now))
         self._schedule(now + attempt.resolved_after_s, lambda t: self._answer(call, t))
+        if attempt.post_dial_delay_s < attempt.resolved_after_s:
+            self._schedule(now + attempt.post_dial_delay_s, lambda t: self._rang(call, t))
+
+    def _rang(self, call: _Call, now: float) -> None:
+        if not call.cancelled:
+            call.rang_at = now
+            self._emit(CallRang(call.call_id, now))
+
+    def cancel(self, call_id: int, now: float) -> None:
+        """Hang up a call that is still ringing (as the Dialer would: 15 s of ringing)."""
+        call = self.calls.get(call_id)
+        if call is None or call.cancelled or call.rang_at is None:
+            return
+        if now >= call.placed_at + call.attempt.resolved_after_s:
+            return  # it has resolved at this very instant: too late
+        if now - call.rang_at < MIN_RING_BEFORE_CANCEL_S:
+            self.rings_cancelled_before_15s += 1
+        call.cancelled = True
+        self.rings_cancelled += 1
+        self.dialing -= 1
+        del self.calls[call_id]
+        self._emit(CallResolved(call_id, now, CallOutcome.CANCELLED))
 
     def _answer(self, call: _Call, now: float) -> None:
+        if call.cancelled:
+            return
         attempt = call.attempt
         if attempt.outcome is Outcome.LIVE:
             # Counted even when answered after the shift end: its fate counts too.
@@ -362,6 +395,8 @@ def simulate(
             return
         view = floor.view()
         n = pacer.decide(view, now)
+        for call_id in pacer.cancels():
+            floor.cancel(call_id, now)
         n = min(n, view.max_lines - view.lines_in_use)
         if n > 0:
             mix = scenario.outcomes_at(now)
@@ -448,6 +483,8 @@ class Tally(Protocol):
     dials: int
     live_connects: int
     machine_connects: int
+    rings_cancelled: int
+    rings_cancelled_before_15s: int  # a compliance counter: must stay 0
 
     def advance(self, now: float) -> None:
         """Integrate the time-weighted figures up to ``now``."""
@@ -525,6 +562,7 @@ def result_of(
         live_connects_per_agent_hour=tally.live_connects / agent_hours,
         mean_lines_per_agent=tally.lines_area / agent_time,
         peak_lines_per_agent=peak_lines_per_agent,
-        rings_cancelled_before_15s=0,
+        rings_cancelled_before_15s=tally.rings_cancelled_before_15s,
+        rings_cancelled=tally.rings_cancelled,
         timeline=tuple(timeline),
     )

@@ -272,3 +272,19 @@ async def test_reordered_events_still_end_every_call_exactly_once(
             facts = [e for e in mine if not isinstance(e, CallQueued | CallRinging)]
             assert facts[0] == answered[0]
     assert pool.load()[S] == (0, 20, True)
+
+
+async def test_a_ringing_call_hung_up_by_the_dialer_ends_in_one_failure(pool: AmiPool) -> None:
+    """A call taken back while it rings (AMI Hangup on its channel id) ends in exactly one
+    CallFailed, never answered, and frees its line."""
+    events = pool.events()
+    await _until(events, lambda e: isinstance(e, LinkUp))
+    await pool.originate_call(_dial("5550006"))
+    seen = await _until(events, lambda e: isinstance(e, CallRinging))
+    await pool.hangup_call(CALL)
+    seen += await _until(events, lambda e: isinstance(e, CallFailed))
+    calls = _of_call(seen)
+    assert [type(e) for e in calls][:2] == [CallQueued, CallRinging]
+    assert sum(isinstance(e, CallFailed) for e in calls) == 1
+    assert not any(isinstance(e, CallAnswered) for e in calls)
+    assert pool.load()[S] == (0, 5, True)

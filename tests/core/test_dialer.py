@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +33,16 @@ from dialerd.core.dialer import (
     StopCampaign,
 )
 from dialerd.core.model import BusinessHours, DialMode
+from dialerd.core.pacing import (
+    CallAbandoned,
+    CallOutcome,
+    CallPlaced,
+    CallRang,
+    CallResolved,
+    PacingFact,
+    PacingView,
+    progressive_dials,
+)
 from dialerd.core.schedule import Schedule
 from dialerd.errors import ConflictError
 
@@ -528,3 +539,92 @@ def test_no_script_makes_the_engine_dial_what_it_must_not(
                 live[c.call_id] = contact_id
             if isinstance(c, cmd.RecordOutcome):
                 live.pop(c.call_id, None)
+
+
+class _TakesEverythingBack:
+    """Progressive dialing that asks, at every decision, to hang up every call in flight."""
+
+    def __init__(self) -> None:
+        self.facts: list[PacingFact] = []
+        self.in_flight: set[int] = set()
+
+    def decide(self, view: PacingView, now: float) -> int:
+        return progressive_dials(view)
+
+    def observe(self, fact: PacingFact) -> None:
+        self.facts.append(fact)
+        match fact:
+            case CallPlaced(seq, _):
+                self.in_flight.add(seq)
+            case CallResolved(seq, _, _):
+                self.in_flight.discard(seq)
+
+    def next_deadline(self) -> float | None:
+        return None
+
+    def cancels(self) -> Sequence[int]:
+        return sorted(self.in_flight)
+
+
+def test_a_ringing_call_is_taken_back_only_after_15_s_of_ringing() -> None:
+    """The pacer asks for every call at every decision; the Dialer hangs up a call only
+    once it has rung 15 s, never one not yet ringing, and only once."""
+    pacer = _TakesEverythingBack()
+    rig = Rig(DialMode.PREDICTIVE, pacer=pacer)
+    rig.login("1")
+    rig.login("2")
+    rig.do(ContactsClaimed(1, (contact(1), contact(2))))
+    first, second = (o.call_id for o in rig.of(cmd.Originate))  # type: ignore[attr-defined]
+    rig.do(ev.CallQueued(S, first))
+    rig.do(ev.CallQueued(S, second))
+    rig.do(ev.CallRinging(S, first), after=2)
+    rig.tick(14.9)
+    assert rig.of(cmd.HangupCall) == []
+    rig.do(ev.CallRinging(S, second), after=0.1)
+    rig.tick(0.0)
+    assert rig.of(cmd.HangupCall) == [cmd.HangupCall(first, S)]
+    rig.tick(1.0)
+    assert rig.of(cmd.HangupCall) == []  # asked again, not sent again
+    assert any(isinstance(f, CallRang) for f in pacer.facts)
+
+
+def test_a_call_taken_back_is_a_no_answer_and_the_pacer_hears_it_was_cancelled() -> None:
+    """Whatever Asterisk reports for the channel it was told to hang up, the contact is
+    retried as a no-answer, and the pacer learns the call was cut short, not unanswered."""
+    pacer = _TakesEverythingBack()
+    rig = Rig(DialMode.PREDICTIVE, pacer=pacer)
+    rig.login("1")
+    rig.do(ContactsClaimed(1, (contact(1),)))
+    (orig,) = rig.of(cmd.Originate)
+    assert isinstance(orig, cmd.Originate)
+    rig.do(ev.CallQueued(S, orig.call_id))
+    rig.do(ev.CallRinging(S, orig.call_id), after=2)
+    rig.tick(15.0)
+    assert rig.of(cmd.HangupCall) == [cmd.HangupCall(orig.call_id, S)]
+    rig.do(ev.CallFailed(S, orig.call_id, 1, None, 16), after=0.05)
+    (record,) = rig.of(cmd.RecordOutcome)
+    assert isinstance(record, cmd.RecordOutcome)
+    assert (record.outcome, record.final) == (Outcome.NO_ANSWER, False)
+    resolved = [f for f in pacer.facts if isinstance(f, CallResolved)]
+    assert [f.outcome for f in resolved] == [CallOutcome.CANCELLED]
+
+
+def test_a_call_answered_as_it_was_taken_back_counts_as_an_abandon() -> None:
+    """The answer crossed the hangup: somebody may have picked up and heard nothing, so
+    the call is an abandon for the rate and the lock, not a no-answer."""
+    pacer = _TakesEverythingBack()
+    rig = Rig(DialMode.PREDICTIVE, pacer=pacer)
+    rig.login("1")
+    rig.do(ContactsClaimed(1, (contact(1),)))
+    (orig,) = rig.of(cmd.Originate)
+    assert isinstance(orig, cmd.Originate)
+    rig.do(ev.CallQueued(S, orig.call_id))
+    rig.do(ev.CallRinging(S, orig.call_id), after=2)
+    rig.tick(15.0)
+    assert rig.of(cmd.HangupCall) == [cmd.HangupCall(orig.call_id, S)]
+    rig.do(ev.CallAnswered(S, orig.call_id), after=0.01)
+    rig.do(ev.ChannelHungUp(S, ev.Party.CALL, orig.call_id, ev.Leg.CUSTOMER, 16, ""), after=0.01)
+    (record,) = rig.of(cmd.RecordOutcome)
+    assert isinstance(record, cmd.RecordOutcome)
+    assert record.outcome is Outcome.ABANDONED
+    assert any(isinstance(f, CallAbandoned) for f in pacer.facts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dialerd.core.pacing import Pacer, PacingFact, PacingView
 
 
@@ -26,3 +28,7 @@ class Recorder:
     def next_deadline(self) -> float | None:
         """Delegate."""
         return self.inner.next_deadline()
+
+    def cancels(self) -> Sequence[int]:
+        """Delegate."""
+        return self.inner.cancels()

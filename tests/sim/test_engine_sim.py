@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
 
 from dialerd.core.pacing import (
     AgentActivity,
@@ -10,17 +12,21 @@ from dialerd.core.pacing import (
     CallAbandoned,
     CallConnected,
     CallOutcome,
+    CallPlaced,
+    CallRang,
     CallResolved,
+    PacingFact,
     PowerPacer,
     PredictiveConfig,
     PredictivePacer,
     ProgressivePacer,
 )
 from dialerd.sim.engine_sim import simulate_engine
-from dialerd.sim.scenario import AgentChange, Regime, Scenario, Uniform
+from dialerd.sim.scenario import AgentChange, Regime, Scenario, Uniform, load_scenario
 from dialerd.sim.vsim import simulate
 from tests.sim.recorder import Recorder
 
+ROOT = Path(__file__).resolve().parents[2]
 SHORT = dataclasses.replace(Scenario(), agents=10, shift_s=3600.0)
 
 
@@ -152,3 +158,50 @@ def test_the_greeting_clock_changes_nothing_in_the_uk() -> None:
     plain = simulate_engine(scenario, PowerPacer(3.0), 1)
     assert plain.abandoned > 0
     assert simulate_engine(scenario, PowerPacer(3.0), 1, greeting_clock=True) == plain
+
+
+class _TakesEverythingBack(ProgressivePacer):
+    """Progressive dialing that asks, at every decision, to hang up every call in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight: set[int] = set()
+
+    def observe(self, fact: PacingFact) -> None:
+        if isinstance(fact, CallPlaced):
+            self.in_flight.add(fact.call_id)
+        elif isinstance(fact, CallResolved):
+            self.in_flight.discard(fact.call_id)
+
+    def cancels(self) -> Sequence[int]:
+        return sorted(self.in_flight)
+
+
+def test_the_dialer_cuts_no_ring_short_whatever_the_pacer_asks() -> None:
+    """A pacer asking to hang up every call at once: the model floor, which obeys, cuts
+    rings short; the Dialer hangs up only calls that have rung 15 s."""
+    floor = simulate(SHORT, _TakesEverythingBack(), 1)
+    engine = simulate_engine(SHORT, _TakesEverythingBack(), 1)
+    assert floor.rings_cancelled_before_15s > 0
+    assert engine.rings_cancelled > 0
+    assert engine.rings_cancelled_before_15s == 0
+
+
+def test_the_predictive_pacer_takes_back_late_calls_and_every_call_resolves() -> None:
+    """At 10 % live with 10 agents the pacer hangs up some calls still ringing; each had
+    rung 15 s, and each resolves once, as cancelled."""
+    scenario = dataclasses.replace(
+        load_scenario(ROOT / "config/scenarios/us-n10-live10-t3.toml"), shift_s=3600.0
+    )
+    recorder = Recorder(PredictivePacer(PredictiveConfig(abandon_target=0.03)))
+    result = simulate_engine(scenario, recorder, 1)
+    rang = {f.call_id: f.at for f in recorder.facts if isinstance(f, CallRang)}
+    placed = [f.call_id for f in recorder.facts if isinstance(f, CallPlaced)]
+    resolved = [f for f in recorder.facts if isinstance(f, CallResolved)]
+    cancelled = [f for f in resolved if f.outcome is CallOutcome.CANCELLED]
+    assert result.rings_cancelled == len(cancelled) > 0
+    assert result.rings_cancelled_before_15s == 0
+    assert all(f.at - rang[f.call_id] >= 15.0 for f in cancelled)
+    ids = [f.call_id for f in resolved]
+    assert len(set(ids)) == len(ids)  # each resolves once
+    assert set(ids) <= set(placed)
+    assert result.under_target
