@@ -117,6 +117,7 @@ async def campaign_setup(store: Store, campaign: Campaign, config: Config) -> Ca
         abandon_window_s=ABANDON_WINDOWS_S[s.abandon_regime],
         amd_false_positive_rate=s.amd_false_positive_rate,
         abandon_reserve_sd=s.abandon_reserve_sd,
+        take_back_ringing=s.take_back_ringing,
     )
 
 

@@ -16,7 +16,7 @@ from dialerd.adapters.ami_pool import AmiPool
 from dialerd.adapters.sqlite_store import SqliteStore
 from dialerd.config import Config
 from dialerd.core.model import CampaignSettings, CampaignState, DialMode, validate_campaign
-from dialerd.core.pacing import PredictivePacer
+from dialerd.core.pacing import PredictiveConfig, PredictivePacer
 from dialerd.errors import UsageError
 from dialerd.service import Service
 
@@ -95,6 +95,20 @@ async def test_the_campaigns_reserve_reaches_the_pacers_guard(
         settings = dataclasses.replace(settings, abandon_reserve_sd=reserve_sd)
     s, cid, _ = await started(store, settings)
     assert pacer_of(s, cid).config.reserve_sd == expected
+
+
+@pytest.mark.parametrize(
+    ("take_back", "risk"), [(True, PredictiveConfig().cancel_risk), (False, 0.0)]
+)
+async def test_a_campaign_may_let_every_call_ring_to_its_timeout(
+    store: SqliteStore, take_back: bool, risk: float
+) -> None:
+    """By default the pacer may take back calls that have rung 15 s; a campaign can
+    turn that off, and then its pacer never hangs up a ringing call."""
+    settings = CampaignSettings("c", dial_mode=DialMode.PREDICTIVE, take_back_ringing=take_back)
+    s, cid, _ = await started(store, settings)
+    assert pacer_of(s, cid).config.cancel_risk == risk
+    assert risk > 0 or not take_back
 
 
 @pytest.mark.parametrize(

@@ -199,6 +199,8 @@ class CampaignSetup:
     """With ``amd``: the estimated share of humans judged machines (counted as abandons)."""
     abandon_reserve_sd: float = 1.0
     """Predictive: the budget guard's reserve in sd of the estimated abandons (``reserve_sd``)."""
+    take_back_ringing: bool = True
+    """Predictive: the pacer may hang up calls that have rung 15 s (off: ``cancel_risk`` 0)."""
     history: tuple[tuple[float, Outcome, float | None], ...] = ()
     """(UTC epoch seconds, outcome, counted as a person) of the campaign's live answers in
     that window before this start (``answered_agent`` at the connection, ``abandoned`` at
@@ -691,16 +693,17 @@ class Dialer:
                 case DialMode.POWER:
                     pacer = PowerPacer(setup.power_ratio)
                 case DialMode.PREDICTIVE:
-                    pacer = PredictivePacer(
-                        PredictiveConfig(
-                            abandon_target=setup.abandon_target,
-                            window_s=setup.abandon_window_s,
-                            amd_false_positive_rate=(
-                                setup.amd_false_positive_rate if setup.amd else 0.0
-                            ),
-                            reserve_sd=setup.abandon_reserve_sd,
-                        )
+                    config = PredictiveConfig(
+                        abandon_target=setup.abandon_target,
+                        window_s=setup.abandon_window_s,
+                        amd_false_positive_rate=(
+                            setup.amd_false_positive_rate if setup.amd else 0.0
+                        ),
+                        reserve_sd=setup.abandon_reserve_sd,
                     )
+                    if not setup.take_back_ringing:
+                        config = replace(config, cancel_risk=0.0)
+                    pacer = PredictivePacer(config)
                 case _:
                     pacer = ProgressivePacer()
         if history and isinstance(pacer, PredictivePacer):

@@ -120,6 +120,11 @@ class CampaignSettings:
     estimate (people among answers abandoned unheard, AMD's false positives), in standard
     deviations, 1 to 4. More makes a shift that ends over the target rarer and costs
     occupancy (docs/pacing.md)."""
+    take_back_ringing: bool = True
+    """Predictive: hang up calls that have rung at least 15 s when agents are short
+    (a ring timeout that shortens as needed, never under the legal 15 s). Off: every
+    call rings until it is answered or its ``ring_timeout_s``, for fewer dials and less
+    occupancy (docs/pacing.md)."""
     local_hours: str = "08:00-21:00"
     """When the called party may be called, in their own time zone (US rule: 08:00-21:00)."""
     retry_rules: str = ""
