@@ -79,7 +79,7 @@ abandons, and the rate falls back under the target as live answers accrue. Withi
 slack left, so that one abandon slows dialing down instead of stopping it for an hour.
 
 Calls that have rung for at least ``min_ring_before_cancel_s`` (15 s, the legal minimum
-in the US and the UK) can be taken back: when P(L >= A) is over ``cancel_risk`` (0.2) at a
+in the US and the UK) can be taken back: when P(L >= A) is over ``cancel_risk`` (0.1) at a
 decision, the pacer hangs up ringing calls, those most likely to need an agent first,
 until it is not. The bar is never below the risk the pacer is dialing at (theta times the
 budget's share), so where P(L >= A) overstates the risk and theta is high, calls are let
@@ -890,7 +890,7 @@ class PredictiveConfig:
     max_extra_burst: float = 3.0  # ... and at least this many in hand (small teams)
     # Ringing calls are hung up while P(L >= A) is over this (0: never), once they have
     # rung this long (the law's minimum: 15 s in the US and the UK).
-    cancel_risk: float = 0.2
+    cancel_risk: float = 0.1
     min_ring_before_cancel_s: float = 15.0
 
     def __post_init__(self) -> None:
