@@ -588,9 +588,8 @@ def test_a_ringing_call_is_taken_back_only_after_15_s_of_ringing() -> None:
     assert any(isinstance(f, CallRang) for f in pacer.facts)
 
 
-def test_a_call_taken_back_is_a_no_answer_and_the_pacer_hears_it_was_cancelled() -> None:
-    """Whatever Asterisk reports for the channel it was told to hang up, the contact is
-    retried as a no-answer, and the pacer learns the call was cut short, not unanswered."""
+def _one_call_taken_back() -> tuple[Rig, _TakesEverythingBack, str]:
+    """One agent, one call that has rung 15 s and that the Dialer has just hung up."""
     pacer = _TakesEverythingBack()
     rig = Rig(DialMode.PREDICTIVE, pacer=pacer)
     rig.login("1")
@@ -601,7 +600,14 @@ def test_a_call_taken_back_is_a_no_answer_and_the_pacer_hears_it_was_cancelled()
     rig.do(ev.CallRinging(S, orig.call_id), after=2)
     rig.tick(15.0)
     assert rig.of(cmd.HangupCall) == [cmd.HangupCall(orig.call_id, S)]
-    rig.do(ev.CallFailed(S, orig.call_id, 1, None, 16), after=0.05)
+    return rig, pacer, orig.call_id
+
+
+def test_a_call_taken_back_is_a_no_answer_and_the_pacer_hears_it_was_cancelled() -> None:
+    """Whatever Asterisk reports for the channel it was told to hang up, the contact is
+    retried as a no-answer, and the pacer learns the call was cut short, not unanswered."""
+    rig, pacer, call_id = _one_call_taken_back()
+    rig.do(ev.CallFailed(S, call_id, 1, None, 16), after=0.05)
     (record,) = rig.of(cmd.RecordOutcome)
     assert isinstance(record, cmd.RecordOutcome)
     assert (record.outcome, record.final) == (Outcome.NO_ANSWER, False)
@@ -612,18 +618,9 @@ def test_a_call_taken_back_is_a_no_answer_and_the_pacer_hears_it_was_cancelled()
 def test_a_call_answered_as_it_was_taken_back_counts_as_an_abandon() -> None:
     """The answer crossed the hangup: somebody may have picked up and heard nothing, so
     the call is an abandon for the rate and the lock, not a no-answer."""
-    pacer = _TakesEverythingBack()
-    rig = Rig(DialMode.PREDICTIVE, pacer=pacer)
-    rig.login("1")
-    rig.do(ContactsClaimed(1, (contact(1),)))
-    (orig,) = rig.of(cmd.Originate)
-    assert isinstance(orig, cmd.Originate)
-    rig.do(ev.CallQueued(S, orig.call_id))
-    rig.do(ev.CallRinging(S, orig.call_id), after=2)
-    rig.tick(15.0)
-    assert rig.of(cmd.HangupCall) == [cmd.HangupCall(orig.call_id, S)]
-    rig.do(ev.CallAnswered(S, orig.call_id), after=0.01)
-    rig.do(ev.ChannelHungUp(S, ev.Party.CALL, orig.call_id, ev.Leg.CUSTOMER, 16, ""), after=0.01)
+    rig, pacer, call_id = _one_call_taken_back()
+    rig.do(ev.CallAnswered(S, call_id), after=0.01)
+    rig.do(ev.ChannelHungUp(S, ev.Party.CALL, call_id, ev.Leg.CUSTOMER, 16, ""), after=0.01)
     (record,) = rig.of(cmd.RecordOutcome)
     assert isinstance(record, cmd.RecordOutcome)
     assert record.outcome is Outcome.ABANDONED
