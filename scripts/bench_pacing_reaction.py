@@ -57,7 +57,7 @@ class Watched:
         """The pacer's decision; theta and q at the first decision of each step."""
         step = self._step(now)
         if step not in self.seen and len(self.pacer.answers):
-            self.seen[step] = (self.pacer.theta, self.pacer.answers.rows()[0][0])
+            self.seen[step] = (self.pacer.theta, self.pacer.answers.q(0.0))
         return self.pacer.decide(view, now)
 
     def observe(self, fact: PacingFact) -> None:

@@ -208,7 +208,7 @@ class TunedPacer(PredictivePacer):
             var_l=est.var_l[0],
             mean_a=est.mean_a[0],
             var_a=est.var_a[0],
-            q_new=model.answers.rows()[0][0],
+            q_new=model.answers.q(0.0),
             theta=self.fixed_theta,
         )
 

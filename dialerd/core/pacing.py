@@ -479,6 +479,11 @@ class AnswerModel:
         self._window.add(at, min(self._nbins - 1, int(age / self.BIN_S)), live)
         self._adds += 1
 
+    def q(self, age: float) -> float:
+        """q for the first horizon of a call not resolved ``age`` s after it was placed."""
+        rows = self.rows()
+        return rows[min(len(rows) - 1, int(age / self.BIN_S))][0]
+
     def rows(self) -> list[tuple[float, ...]]:
         """Per age bin: q_h for every horizon, then q_h (1 - q_h) for every horizon."""
         # Recomputing after every attempt buys nothing: one attempt moves q by little.
@@ -1088,7 +1093,7 @@ class PredictivePacer:
                 elif outcome is CallOutcome.CANCELLED:
                     # Censored: it had not resolved by then, and what it would have
                     # become is unknown. It counts as what q expected of it then.
-                    self.answers.add(at, at - placed, self._q(at - placed))
+                    self.answers.add(at, at - placed, self.answers.q(at - placed))
                 elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
                     # Whether a human answered is known once an agent hears the call.
                     self._routed[call_id] = (at, at - placed)
@@ -1185,10 +1190,6 @@ class PredictivePacer:
         chosen, self._cancels = self._cancels, []
         return chosen
 
-    def _q(self, age: float) -> float:
-        rows = self.answers.rows()
-        return rows[min(len(rows) - 1, int(age / AnswerModel.BIN_S))][0]
-
     def _choose_cancels(self, mean: float, var: float, now: float) -> None:
         # A call that answers while P(L >= A) is high is likely to find no agent; one still
         # ringing after the legal minimum is unlikely to answer at all. Taking back the
@@ -1203,7 +1204,7 @@ class PredictivePacer:
         oldest = now - cfg.min_ring_before_cancel_s
         candidates = sorted(
             (
-                (self._q(now - self._dialing[c]), c)
+                (self.answers.q(now - self._dialing[c]), c)
                 for c, rang in self._ringing.items()
                 if rang <= oldest
             ),
@@ -1309,7 +1310,7 @@ class PredictivePacer:
             var_l=est.var_l[0],
             mean_a=est.mean_a[0],
             var_a=est.var_a[0],
-            q_new=self.answers.rows()[0][0],
+            q_new=self.answers.q(0.0),
             theta=self.theta * self.spend,
         )
         if cfg.cancel_risk > 0:
