@@ -60,7 +60,10 @@ events in between get progressive dialing, which never adds risk.
 theta, the risk a marginal call may carry, is not tuned per campaign: an integral
 controller moves logit(theta) after every live answer, up by ``gain * internal_target``
 when the call was connected and down by ``gain * (1 - internal_target)`` per abandon,
-so the abandon rate settles at the internal target (90 % of the legal target). It is
+so the abandon rate settles at the internal target (90 % of the legal target). It
+starts at ``theta_initial``, by default 0.01 at a 3 % target and above and higher below
+it (0.0003 / target, at most 0.02): theta climbs in proportion to the target, and at
+1 % a start of 0.01 was still climbing at the end of a 10-agent shift. It is
 not credited for live answers while the pacer falls back to progressive (no wind-up:
 theta would climb during the quiet spell and burst afterwards). Its upper bound
 ``theta_max`` (0.95) is far from a real risk on purpose: P(L >= A) overstates the risk
@@ -867,7 +870,8 @@ class PredictiveConfig:
     gain: float = 1.0  # change of logit(theta) per abandon, at the start
     gain_min: float = 1.0  # ... and at the least, later on
     gain_halving_live: float = 100.0  # the gain falls as 1 / sqrt(1 + live answers / this)
-    theta_initial: float = 0.01
+    # None: 0.0003 / abandon_target, at most 0.02 and at least 0.01 (``theta_start``).
+    theta_initial: float | None = None
     # Within this many abandons of the guard theta is scaled down in proportion.
     soft_budget_abandons: float = 2.0
     theta_min: float = 0.0001
@@ -897,6 +901,16 @@ class PredictiveConfig:
     # rung this long (the law's minimum: 15 s in the US and the UK).
     cancel_risk: float = 0.1
     min_ring_before_cancel_s: float = 15.0
+
+    @property
+    def theta_start(self) -> float:
+        """Where theta starts: ``theta_initial``, or by default higher for lower targets."""
+        if self.theta_initial is not None:
+            return self.theta_initial
+        # The controller climbs in proportion to the target; a low target's theta would
+        # spend most of a small team's shift climbing from where a 3 % target's starts.
+        start = 0.0003 / self.abandon_target if self.abandon_target > 0 else 0.01
+        return min(self.theta_max, max(self.theta_min, min(0.02, max(0.01, start))))
 
     def __post_init__(self) -> None:
         # A value out of range would not fail here but pace oddly for hours (a gain
@@ -949,7 +963,7 @@ class PredictiveConfig:
         )
         check(
             "theta_initial",
-            self.theta_min <= self.theta_initial <= self.theta_max,
+            self.theta_initial is None or self.theta_min <= self.theta_initial <= self.theta_max,
             f"between theta_min ({self.theta_min}) and theta_max ({self.theta_max})",
         )
         check(
@@ -971,7 +985,7 @@ class PredictivePacer:
         self.callers = CallerMix(cfg.horizon_s, cfg.min_busy_periods)
         self.window = RegimeWindow(cfg.window_s)
         self.share = HumanShare()
-        self.logit_theta = _logit(cfg.theta_initial)
+        self.logit_theta = _logit(cfg.theta_start)
         self._dialing: dict[int, float] = {}
         self._ringing: dict[int, float] = {}  # call -> when it started ringing
         self._cancels: list[int] = []

@@ -539,6 +539,22 @@ def test_controller_may_take_theta_past_one_half_up_to_its_bound() -> None:
     assert pacer.theta > 0.9
 
 
+@pytest.mark.parametrize(
+    ("target", "start"),
+    [(0.05, 0.01), (0.03, 0.01), (0.02, 0.015), (0.01, 0.02), (0.005, 0.02)],
+)
+def test_theta_starts_higher_for_a_lower_target(target: float, start: float) -> None:
+    """The controller climbs in proportion to the target: a lower target starts higher,
+    from 0.01 at 3 % and above up to 0.02."""
+    pacer = PredictivePacer(PredictiveConfig(abandon_target=target))
+    assert pacer.theta == pytest.approx(start)
+
+
+def test_a_theta_initial_given_is_where_theta_starts() -> None:
+    config = PredictiveConfig(abandon_target=0.01, theta_initial=0.005)
+    assert PredictivePacer(config).theta == pytest.approx(0.005)
+
+
 def test_controller_does_not_wind_up_while_falling_back() -> None:
     """Connected calls during a progressive spell do not raise theta."""
     pacer = PredictivePacer()
