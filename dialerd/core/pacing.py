@@ -909,8 +909,11 @@ class PredictiveConfig:
             return self.theta_initial
         # The controller climbs in proportion to the target; a low target's theta would
         # spend most of a small team's shift climbing from where a 3 % target's starts.
-        start = 0.0003 / self.abandon_target if self.abandon_target > 0 else 0.01
-        return min(self.theta_max, max(self.theta_min, min(0.02, max(0.01, start))))
+        # Higher than 0.02 put 5-agent shifts at 1 % over the target (docs/pacing.md).
+        start = 0.01
+        if 0 < self.abandon_target < 0.03:
+            start = min(0.02, 0.01 * 0.03 / self.abandon_target)
+        return min(self.theta_max, max(self.theta_min, start))
 
     def __post_init__(self) -> None:
         # A value out of range would not fail here but pace oddly for hours (a gain
