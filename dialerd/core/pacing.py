@@ -138,6 +138,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from dialerd.core.compliance import MIN_RING_BEFORE_CANCEL_S
 from dialerd.errors import UsageError
 
 __all__ = [
@@ -898,9 +899,9 @@ class PredictiveConfig:
     max_extra_rate: float = 0.1
     max_extra_burst: float = 3.0  # ... and at least this many in hand (small teams)
     # Ringing calls are hung up while P(L >= A) is over this (0: never), once they have
-    # rung this long (the law's minimum: 15 s in the US and the UK).
+    # rung this long (never less than the law's minimum, which the Dialer enforces too).
     cancel_risk: float = 0.1
-    min_ring_before_cancel_s: float = 15.0
+    min_ring_before_cancel_s: float = MIN_RING_BEFORE_CANCEL_S
 
     @property
     def theta_start(self) -> float:
@@ -956,8 +957,8 @@ class PredictiveConfig:
         check("cancel_risk", 0 <= self.cancel_risk < 1, "0 (never) or a probability below 1")
         check(
             "min_ring_before_cancel_s",
-            self.min_ring_before_cancel_s >= 15,
-            "15 or more (no ringing call may be cut short before 15 s)",
+            self.min_ring_before_cancel_s >= MIN_RING_BEFORE_CANCEL_S,
+            f"{MIN_RING_BEFORE_CANCEL_S:g} or more (no ringing call may be cut short sooner)",
         )
         check("gain_min", self.gain_min <= self.gain, f"at most gain ({self.gain!r})")
         check("theta_max", 0 < self.theta_max < 1, "a probability between 0 and 1")
