@@ -13,9 +13,11 @@ AMD hears as a person or a machine) and ``sim-agents``, starts ``asterisk -f``, 
    the dialplan hangs up; a ``DIALER_HOLD_MS`` over 2000 is held only 2 s;
 4. a Redirect to an agent who is not logged in ends in safe harbor, not in an empty room;
 5. a machine answers, AMD on: ``DialerAMD`` MACHINE, ``DialerMachine``, hangup;
-6. the agent hangs up: one ``DialerAgentGone`` (and no second ``DialerAgentReady``), and
+6. a call still ringing is hung up (as the predictive pacer takes calls back): the
+   Originate fails, and the dialplan raised nothing for it;
+7. the agent hangs up: one ``DialerAgentGone`` (and no second ``DialerAgentReady``), and
    the connected call's hangup raised nothing more (no ``DialerSafeHarbor``);
-7. the AMI user received only the events ``manager_dialerd.conf`` lets through.
+8. the AMI user received only the events ``manager_dialerd.conf`` lets through.
 
     python scripts/asterisk_check.py --asterisk /usr/sbin/asterisk \\
         --modules /usr/lib/asterisk/modules --data /usr/share/asterisk
@@ -95,6 +97,8 @@ exten => _1X.,1,Ringing()
  same => n,Playtones(440/600,0/30000)
  same => n,Wait(30)
  same => n,Hangup()
+exten => _3X.,1,Ringing()
+ same => n,Wait(120)
 exten => _5X.,1,Ringing()
  same => n,Wait(1)
  same => n,Answer()
@@ -233,7 +237,7 @@ def originate_call(ami: Ami, number: str, call: str, amd: str, hold_ms: str = "2
 
 
 async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
-    """The five scenarios; each reports what it saw."""
+    """The scenarios of the module's docstring; each reports what it saw."""
     agent, session = "1001", uuid.uuid4().hex
     ami.send(
         Action="Originate",
@@ -335,6 +339,32 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
         "machine",
         verdict.get("AMDStatus") == "MACHINE" and machine is not None,
         f"AMD {verdict.get('AMDStatus')} {verdict.get('AMDCause')}, DialerMachine",
+    )
+
+    call = uuid.uuid4().hex
+    originate_call(ami, "35550006", call, amd="1")
+    await ami.wait(
+        lambda m: (
+            m.name == "DialState"
+            and m.get("DestUniqueid") == contract.customer_channel_id(call)
+            and m.get("DialStatus") == "RINGING"
+        )
+    )
+    # As the Dialer takes a call back: the customer's channel, normal clearing.
+    ami.send(
+        Action="Hangup",
+        ActionID="h-" + call,
+        Channel=contract.customer_channel_id(call),
+        Cause="16",
+    )
+    failed = await ami.wait(lambda m: m.name == "OriginateResponse" and m.action_id == call)
+    await ami.wait(hangup_of(contract.customer_channel_id(call)))
+    raised = [m.get("UserEvent") for m in ami.messages if m.get("DialerCallId") == call]
+    report(
+        "ringing call taken back",
+        failed.get("Response") == "Failure" and not raised,
+        f"OriginateResponse {failed.get('Response')} Reason {failed.get('Reason')},"
+        f" UserEvents: {raised}",
     )
 
     ami.send(Action="Hangup", ActionID="h-agent", Channel=contract.customer_channel_id(session))

@@ -15,6 +15,9 @@ Rules copied from real Asterisk (see the recordings and ``docs/asterisk.md``):
 * ``OriginateResponse`` Reason: 4 answered, 5 busy, 8 congestion, 3 no answer at the
   Originate ``Timeout`` (no ``DialEnd`` then), 0 anything else. On failure ``Channel`` is the
   requested ``tech/data`` without the ``-0000000N;1`` suffix.
+* A Hangup action on the dialled half while it rings ends the dial (``DialEnd``
+  NOANSWER for cause 16), then that half, then the Originate (Failure, Reason 0), then the
+  other half.
 * Hanging up one half of a Local pair hangs up the other; a channel in a bridge leaves it
   first (``BridgeLeave``, ``BRIDGEPEER`` reset), and a conference with no user left ends.
 * Redirect and Hangup look channels up by exact name or uniqueid; Bridge looks them up by
@@ -62,6 +65,9 @@ CAUSE_TEXT: Final = {
     34: "Circuit/channel congestion",
 }
 UNKNOWN: Final = "<unknown>"
+# DialEnd's DialStatus for the cause a dialled channel ended with (Asterisk's
+# ast_hangup_cause_to_dial_status; anything else is NOANSWER).
+_DIAL_STATUS: Final = {17: "BUSY", 34: "CONGESTION", 3: "CHANUNAVAIL", 20: "CHANUNAVAIL"}
 
 # OriginateResponse Reason codes (old control-frame numbers).
 REASON_FAILED: Final = 0
@@ -498,8 +504,7 @@ class Pbx:
         pair = ch.pair
         if ch.half == 2 and pair is not None and pair.dialing:
             one = pair.one
-            status = {17: "BUSY", 34: "CONGESTION", 3: "CHANUNAVAIL", 20: "CHANUNAVAIL"}
-            self.dial_event("DialEnd", one, ("DialStatus", status.get(cause, "NOANSWER")))
+            self.dial_event("DialEnd", one, ("DialStatus", _DIAL_STATUS.get(cause, "NOANSWER")))
             self.chan_event("HangupRequest", ch, ("Cause", str(cause)))
             self._originate_response(pair, REASON_FAILED)
             self._hangup_event(one, 0)
@@ -522,14 +527,18 @@ class Pbx:
             return
         pair = ch.pair
         if pair is not None and pair.dialing:
-            # Hanging up a half that is still being dialled cancels the Originate.
+            # Hanging up a half that is still being dialled cancels the Originate: the
+            # dial ends first (as recorded from Asterisk 22: NOANSWER for cause 16).
             other = ch.other
+            self.dial_event(
+                "DialEnd", pair.one, ("DialStatus", _DIAL_STATUS.get(cause, "NOANSWER"))
+            )
             self._stop(ch)
             self._hangup_event(ch, cause)
+            self._originate_response(pair, REASON_FAILED)
             if other is not None and not other.gone:
                 self._stop(other)
                 self._hangup_event(other, cause)
-            self._originate_response(pair, REASON_FAILED)
             return
         other = ch.other
         if not initiator:

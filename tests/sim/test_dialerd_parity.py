@@ -61,6 +61,7 @@ TONES = {
     "15550004": "live",
     "15550005": "live",
     "55550003": "machine",
+    "35550006": "no_answer",  # rings until the dialer hangs it up
 }
 LAB = Scenario().with_(
     post_dial_delay_s=Uniform(0.0, 0.0),
