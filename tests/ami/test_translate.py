@@ -546,3 +546,52 @@ def test_a_reconnect_neither_repeats_an_answer_nor_loses_a_bridge() -> None:
         _ev("BridgeEnter", BridgeUniqueid="conf-7", Uniqueid=C + "-a"),
     )
     assert events == [CustomerReady(SRV, C), AgentConnected(SRV, C, "7")]
+
+
+# --- the shipped dialplan on a real Asterisk ------------------------------------------------
+
+REAL = Path(__file__).parent.parent / "fixtures" / "asterisk-dialerd"
+
+
+def _replay_real(name: str) -> tuple[dict[str, str], list[AmiEvent]]:
+    """A ``scripts/asterisk_check.py`` recording through the production translator.
+
+    Returns the number each call dialled, by call id, and the translator's events.
+    """
+    ids = ContractIds()
+    tr = Translator(SRV, ids)
+    decoder = Decoder()
+    numbers: dict[str, str] = {}
+    out: list[AmiEvent] = []
+    for line in (REAL / name).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["dir"] == "out":
+            action = next(
+                m
+                for m in Decoder(expect_banner=False).feed(record["data"].encode())
+                if isinstance(m, Message)
+            )
+            channel = action.get("Channel") or ""
+            if action.get("Action") == "Originate" and "@sim-agents" in channel:
+                ids.add_agent_session(action["ActionID"], channel[len("Local/") :].split("@")[0])
+            elif action.get("Action") == "Originate":
+                numbers[action["ActionID"]] = channel[len("Local/") :].split("@")[0]
+            continue
+        for message in decoder.feed(record["data"].encode()):
+            if isinstance(message, Message):
+                out.extend(tr.feed(message, float(record["t"])))
+    return numbers, out
+
+
+@pytest.mark.parametrize("name", ["check-asterisk-20.jsonl", "check-asterisk-22.jsonl"])
+def test_ringing_call_hung_up_on_real_asterisk_is_a_no_answer(name: str) -> None:
+    """A call hung up while it rings (the pacer taking it back) fails once, as no answer."""
+    numbers, events = _replay_real(name)
+    call = next(c for c, number in numbers.items() if number.startswith("3"))
+    mine = [e for e in events if getattr(e, "call_id", None) == call]
+    assert mine == [
+        CallQueued(SRV, call),
+        CallRinging(SRV, call),
+        CallFailed(SRV, call, 0, "NOANSWER", 16),
+    ]
+    assert mine[-1].outcome is DialFailure.NO_ANSWER  # type: ignore[union-attr]
