@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table
 
 from dialerd import app, cli
-from dialerd.config import parse_config
+from dialerd.config import Config, parse_config
 from dialerd.sim.asterisk import SimAsterisk
 from dialerd.sim.scenario import Scenario
 
@@ -64,6 +64,18 @@ def _setup(db: Path, root: Path, console: Console) -> None:
             raise SystemExit(code)
 
 
+def lab_config(node: str, db: Path, port: int, secret: str, *, drain_timeout_s: float) -> Config:
+    """The daemon's configuration against a lab Asterisk on this machine's loopback (the
+    simulated one, or a private real one): one AMI server, agents logged in automatically,
+    customers dialled as ``Local/<digits>@sim-pstn``."""
+    return parse_config(
+        f'node_name = "{node}"\n[store]\npath = "{db}"\n'
+        f'[[ami.servers]]\nname = "lab"\nport = {port}\nsecret = {{ value = "{secret}" }}\n'
+        '[engine]\nauto_agents = true\nroute = "Local/{digits}@sim-pstn"\n'
+        f"drain_timeout_s = {drain_timeout_s}\n"
+    )
+
+
 def _figures(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
@@ -96,12 +108,7 @@ async def _run(root: Path, db: Path, seconds: float, console: Console) -> dict[s
         secret="demo",  # noqa: S106 - the simulator's throwaway login
     )
     await sim.start()
-    config = parse_config(
-        f'node_name = "demo"\n[store]\npath = "{db}"\n'
-        f'[[ami.servers]]\nname = "sim"\nport = {sim.port}\nsecret = {{ value = "demo" }}\n'
-        '[engine]\nauto_agents = true\nroute = "Local/{digits}@sim-pstn"\n'
-        "drain_timeout_s = 10\n"
-    )
+    config = lab_config("demo", db, sim.port, "demo", drain_timeout_s=10)
     stop = asyncio.Event()
     daemon = asyncio.create_task(app.run(config, stop=stop))
     loop = asyncio.get_running_loop()

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -119,8 +119,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(etc: Path, var: Path, modules: Path, data: Path, port: int) -> Path:
-    """A private configuration directory; returns the asterisk.conf to start with."""
+def write_config(
+    etc: Path,
+    var: Path,
+    modules: Path,
+    data: Path,
+    port: int,
+    *,
+    lab: str = LAB_DIALPLAN,
+    extra_modules: Sequence[str] = (),
+) -> Path:
+    """A private configuration directory; returns the asterisk.conf to start with.
+
+    ``lab`` is the far end's dialplan (``sim-pstn`` and ``sim-agents``); ``extra_modules``
+    are loaded besides the ones the shipped files need.
+    """
     for name in (
         "extensions_dialerd.conf",
         "confbridge_dialerd.conf",
@@ -143,7 +156,7 @@ def write_config(etc: Path, var: Path, modules: Path, data: Path, port: int) -> 
         f"astrundir => {dirs['run']}\nastlogdir => {dirs['log']}\n"
         "[options]\nverbose = 3\n"
     )
-    loads = "".join(f"load => {m}\n" for m in MODULES)
+    loads = "".join(f"load => {m}\n" for m in (*MODULES, *extra_modules))
     (etc / "modules.conf").write_text(f"[modules]\nautoload = no\n{loads}")
     (etc / "logger.conf").write_text("[general]\n[logfiles]\nconsole => notice,warning,error\n")
     (etc / "manager.conf").write_text(
@@ -152,7 +165,7 @@ def write_config(etc: Path, var: Path, modules: Path, data: Path, port: int) -> 
     )
     (etc / "extensions.conf").write_text(
         "[general]\nstatic = yes\nwriteprotect = no\n[globals]\n"
-        f"{LAB_DIALPLAN}\n#include extensions_dialerd.conf\n"
+        f"{lab}\n#include extensions_dialerd.conf\n"
     )
     (etc / "confbridge.conf").write_text("#include confbridge_dialerd.conf\n")
     (etc / "amd.conf").write_text("#include amd_dialerd.conf\n")
@@ -389,6 +402,45 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
     report("event filter", not extra, f"events received: {', '.join(sorted(names))}")
 
 
+@contextlib.asynccontextmanager
+async def private_asterisk(
+    args: argparse.Namespace, *, lab: str = LAB_DIALPLAN, extra_modules: Sequence[str] = ()
+) -> AsyncIterator[int]:
+    """A private Asterisk (``args.asterisk``, ``args.modules``, ``args.data``) with the shipped
+    files and ``lab``; yields its AMI port, and prints its warnings and errors once stopped."""
+    with tempfile.TemporaryDirectory(prefix="dialerd-asterisk-") as tmp:
+        etc, var = Path(tmp) / "etc", Path(tmp) / "var"
+        etc.mkdir()
+        port = free_port()
+        conf = write_config(
+            etc,
+            var,
+            Path(args.modules),
+            Path(args.data),
+            port,
+            lab=lab,
+            extra_modules=extra_modules,
+        )
+        log = (Path(tmp) / "console.log").open("wb")
+        proc = await asyncio.create_subprocess_exec(
+            args.asterisk, "-f", "-n", "-C", str(conf), stdout=log, stderr=log
+        )
+        try:
+            yield port
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            await proc.wait()
+            log.close()
+            console = (Path(tmp) / "console.log").read_text(errors="replace")
+            problems = [
+                line
+                for line in console.splitlines()
+                if ("ERROR" in line or "WARNING" in line) and "safe-harbor" not in line
+            ]
+            print("\n".join(["--- Asterisk warnings and errors:", *problems[:40]]))
+
+
 async def run(args: argparse.Namespace) -> int:
     """Start the private Asterisk, run the checks, stop it."""
     results: list[tuple[str, bool, str]] = []
@@ -397,15 +449,7 @@ async def run(args: argparse.Namespace) -> int:
         results.append((name, ok, detail))
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="dialerd-asterisk-") as tmp:
-        etc, var = Path(tmp) / "etc", Path(tmp) / "var"
-        etc.mkdir()
-        port = free_port()
-        conf = write_config(etc, var, Path(args.modules), Path(args.data), port)
-        log = (Path(tmp) / "console.log").open("wb")
-        proc = await asyncio.create_subprocess_exec(
-            args.asterisk, "-f", "-n", "-C", str(conf), stdout=log, stderr=log
-        )
+    async with private_asterisk(args) as port:
         ami: Ami | None = None
         try:
             ami = await connect(port)
@@ -423,18 +467,6 @@ async def run(args: argparse.Namespace) -> int:
             seen = ami.messages[-8:] if ami is not None else []
             last = [f"{m.name} {m.get('UserEvent') or m.get('Message') or ''}" for m in seen]
             report("timeout", False, f"an expected event did not come; last: {last}")
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            await proc.wait()
-            log.close()
-            console = (Path(tmp) / "console.log").read_text(errors="replace")
-            problems = [
-                line
-                for line in console.splitlines()
-                if ("ERROR" in line or "WARNING" in line) and "safe-harbor" not in line
-            ]
-            print("\n".join(["--- Asterisk warnings and errors:", *problems[:40]]))
     return 0 if results and all(ok for _, ok, _ in results) else 1
 
 
@@ -450,15 +482,20 @@ async def connect(port: int) -> Ami:
     raise TimeoutError("Asterisk's AMI port never opened")
 
 
-def main() -> None:
-    """Parse the options and run the check."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_asterisk_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say which Asterisk to start (``private_asterisk`` reads them)."""
     parser.add_argument("--asterisk", default="asterisk", help="the asterisk binary")
-    parser.add_argument("--record", help="write the AMI session to this JSONL file")
     parser.add_argument("--modules", default="/usr/lib/asterisk/modules")
     parser.add_argument(
         "--data", default="/usr/share/asterisk", help="astdatadir (with documentation/)"
     )
+
+
+def main() -> None:
+    """Parse the options and run the check."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_asterisk_arguments(parser)
+    parser.add_argument("--record", help="write the AMI session to this JSONL file")
     raise SystemExit(asyncio.run(run(parser.parse_args())))
 
 
