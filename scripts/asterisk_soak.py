@@ -28,6 +28,7 @@ import shlex
 import sqlite3
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -106,6 +107,14 @@ def ended(db: Path) -> list[tuple[str, int | None, str | None, int | None, int]]
         return conn.execute(f"{ENDED} GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC").fetchall()
 
 
+def by_outcome(rows: list[tuple[str, int | None, str | None, int | None, int]]) -> Counter[str]:
+    """The calls of ``ended``'s rows, by outcome alone."""
+    total: Counter[str] = Counter()
+    for outcome, *_, n in rows:
+        total[outcome] += n
+    return total
+
+
 async def soak(args: argparse.Namespace, db: Path) -> None:
     """Start the Asterisk, run the daemon for ``args.minutes``, let it drain, stop."""
     async with private_asterisk(args, lab=SOAK_DIALPLAN, extra_modules=("func_rand.so",)) as port:
@@ -123,9 +132,7 @@ async def soak(args: argparse.Namespace, db: Path) -> None:
             loop = asyncio.get_running_loop()
             started = loop.time()
             while (elapsed := loop.time() - started) < seconds and not daemon.done():
-                counts: dict[str, int] = {}
-                for outcome, *_, n in await asyncio.to_thread(ended, db):
-                    counts[outcome] = counts.get(outcome, 0) + n
+                counts = by_outcome(await asyncio.to_thread(ended, db))
                 text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                 progress.update(task, completed=elapsed, description=f"dialling: {text}")
                 await asyncio.wait({daemon}, timeout=2.0)
@@ -134,14 +141,16 @@ async def soak(args: argparse.Namespace, db: Path) -> None:
             await daemon
 
 
-def taken_back_spans(db: Path) -> tuple[float, float] | None:
-    """The shortest and longest time from placing to end of the calls taken back."""
+def taken_back(db: Path) -> tuple[int, float | None, float | None]:
+    """The calls taken back while ringing, and the shortest and longest time from their
+    placing to their end. A ringing call hung up by the dialer ends with Reason 0 and a
+    ``DialEnd`` (docs/asterisk.md); one given up at the ring timeout has Reason 3."""
     with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT min(ended_at - created_at), max(ended_at - created_at) FROM calls"
+        count, shortest, longest = conn.execute(
+            "SELECT count(*), min(ended_at - created_at), max(ended_at - created_at) FROM calls"
             " WHERE outcome = 'no_answer' AND reason = 0 AND dial_status IS NOT NULL"
         ).fetchone()
-    return None if row[0] is None else (float(row[0]), float(row[1]))
+    return int(count), shortest, longest
 
 
 def report(db: Path, console: Console) -> int:
@@ -153,27 +162,21 @@ def report(db: Path, console: Console) -> int:
     for outcome, reason, status, cause, n in rows:
         table.add_row(outcome, str(reason), str(status), str(cause), str(n))
     console.print(table)
-    total = {outcome: 0 for outcome, *_ in rows}
-    for outcome, *_, n in rows:
-        total[outcome] += n
-    # A ringing call hung up by the dialer: Reason 0, DialEnd NOANSWER (docs/asterisk.md).
-    taken_back = sum(
-        n for o, reason, status, _, n in rows if o == "no_answer" and reason == 0 and status
-    )
-    spans = taken_back_spans(db)
-    if spans is not None:
+    total = by_outcome(rows)
+    back, shortest, longest = taken_back(db)
+    if shortest is not None and longest is not None:
         # Placing to end: post-dial delay, at least the legal 15 s of ringing, the hangup.
         console.print(
-            f"calls taken back ended {spans[0]:.1f}-{spans[1]:.1f} s after they were placed"
+            f"calls taken back ended {shortest:.1f}-{longest:.1f} s after they were placed"
         )
-    live = total.get("answered_agent", 0) + total.get("abandoned", 0)
-    rate = f"{total.get('abandoned', 0) / live:.1%}" if live else "no live answer"
+    live = total["answered_agent"] + total["abandoned"]
+    rate = f"{total['abandoned'] / live:.1%}" if live else "no live answer"
     console.print(
-        f"placed {sum(total.values())}, reached an agent {total.get('answered_agent', 0)},"
-        f" abandoned {total.get('abandoned', 0)} ({rate} of those answered and routed),"
-        f" taken back while ringing {taken_back}, left in progress {total.get('in progress', 0)}"
+        f"placed {total.total()}, reached an agent {total['answered_agent']},"
+        f" abandoned {total['abandoned']} ({rate} of those answered and routed),"
+        f" taken back while ringing {back}, left in progress {total['in progress']}"
     )
-    return 0 if total.get("answered_agent", 0) and not total.get("in progress", 0) else 1
+    return 0 if total["answered_agent"] and not total["in progress"] else 1
 
 
 def main() -> None:

@@ -572,10 +572,11 @@ def _replay_real(name: str) -> tuple[dict[str, str], list[AmiEvent]]:
                 if isinstance(m, Message)
             )
             channel = action.get("Channel") or ""
+            dialled = channel.removeprefix("Local/").split("@")[0]
             if action.get("Action") == "Originate" and "@sim-agents" in channel:
-                ids.add_agent_session(action["ActionID"], channel[len("Local/") :].split("@")[0])
+                ids.add_agent_session(action["ActionID"], dialled)
             elif action.get("Action") == "Originate":
-                numbers[action["ActionID"]] = channel[len("Local/") :].split("@")[0]
+                numbers[action["ActionID"]] = dialled
             continue
         for message in decoder.feed(record["data"].encode()):
             if isinstance(message, Message):

@@ -551,6 +551,7 @@ def test_theta_starts_higher_for_a_lower_target(target: float, start: float) -> 
 
 
 def test_a_theta_initial_given_is_where_theta_starts() -> None:
+    """An explicit start is used as given, even below the default for its target."""
     config = PredictiveConfig(abandon_target=0.01, theta_initial=0.005)
     assert PredictivePacer(config).theta == pytest.approx(0.005)
 
