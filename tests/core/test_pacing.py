@@ -556,6 +556,53 @@ def test_a_theta_initial_given_is_where_theta_starts() -> None:
     assert PredictivePacer(config).theta == pytest.approx(0.005)
 
 
+def answers_routed(pacer: PredictivePacer, first_id: int, at: float, count: int) -> None:
+    """``count`` answers routed at ``at``, each connected to a person at once."""
+    for call_id in range(first_id, first_id + count):
+        pacer.observe(CallPlaced(call_id, at - 10.0))
+        pacer.observe(CallResolved(call_id, at, CallOutcome.ROUTED))
+        pacer.observe(CallConnected(call_id, at, True))
+
+
+def test_theta_climbs_faster_while_answers_find_agents_to_spare() -> None:
+    """Answers that find several agents idle are far from an abandon: theta climbs up to
+    near_miss_boost times faster. Answers that find at most one idle agent come several
+    times as often as abandons, and where they are common it climbs at the usual pace."""
+
+    def pacer_after(boost: float, idle: int) -> PredictivePacer:
+        pacer = trained(PredictiveConfig(opening_credit_live=1000.0, near_miss_boost=boost))
+        for agent in range(100 + idle, 110):
+            pacer.observe(AgentChanged(agent, 401.0, AgentActivity.TALK))
+        # Learned while the pacer still falls back: theta does not move yet.
+        answers_routed(pacer, 10_000, 402.0, 1000)
+        pacer.decide(view(idle=idle, agents=10, lines=10 - idle), 403.0)
+        assert pacer.fallback_reason is None
+        return pacer
+
+    spare, tight, untouched = pacer_after(3.0, 10), pacer_after(3.0, 1), pacer_after(1.0, 10)
+    start = spare.logit_theta
+    assert tight.logit_theta == untouched.logit_theta == start
+    assert spare.climb_boost() == pytest.approx(3.0)
+    assert tight.climb_boost() == untouched.climb_boost() == 1.0
+    for pacer in (spare, tight, untouched):
+        answers_routed(pacer, 20_000, 404.0, 20)
+    usual = tight.logit_theta - start
+    assert usual > 0
+    assert untouched.logit_theta - start == pytest.approx(usual)
+    assert spare.logit_theta - start == pytest.approx(3 * usual, rel=0.05)
+
+
+def test_abandons_lower_theta_at_the_usual_pace_whatever_the_near_misses() -> None:
+    """The boost speeds the climb only: an abandon costs theta the same step."""
+    pacer = trained(PredictiveConfig(opening_credit_live=1000.0, near_miss_boost=3.0))
+    answers_routed(pacer, 10_000, 402.0, 1000)
+    pacer.decide(view(idle=10, agents=10, lines=0), 403.0)
+    assert pacer.climb_boost() > 1.0
+    before = pacer.logit_theta
+    pacer.observe(CallAbandoned(20_000, 404.0, True))
+    assert before - pacer.logit_theta == pytest.approx(1.0 - pacer.internal_target)
+
+
 def test_controller_does_not_wind_up_while_falling_back() -> None:
     """Connected calls during a progressive spell do not raise theta."""
     pacer = PredictivePacer()
@@ -610,6 +657,9 @@ def test_predictive_stays_within_cap_and_never_below_progressive(
         ({"machine_weight": 1.5}, "machine_weight"),
         ({"cancel_risk": 1.0}, "cancel_risk"),
         ({"min_ring_before_cancel_s": 14.9}, "min_ring_before_cancel_s"),
+        ({"near_miss_boost": 0.5}, "near_miss_boost"),
+        ({"near_miss_ref": 0.0}, "near_miss_ref"),
+        ({"near_miss_answers": 0.5}, "near_miss_answers"),
     ],
 )
 def test_a_parameter_out_of_range_is_refused_by_name(changes: dict[str, float], named: str) -> None:
