@@ -158,6 +158,7 @@ class AmiClient:
         self._task: asyncio.Task[None] | None = None
         self._consumed = False
         self._up = asyncio.Event()
+        self._expiry: asyncio.TimerHandle | None = None
         self._last_error: Exception | None = None
         self._log = _log.bind(server=config.name)
 
@@ -201,6 +202,9 @@ class AmiClient:
 
     async def close(self) -> None:
         """Stop: fail what is in flight, close the socket, stop reconnecting."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         if self._state is not LinkState.CLOSED:
             conn = self._conn
             self._set_state(LinkState.CLOSED)
@@ -372,6 +376,22 @@ class AmiClient:
         for event in events:
             self._queue.put_nowait(event)
 
+    def _arm_expiry(self) -> None:
+        # A failure held for its channels' events must be released on time even if
+        # Asterisk then goes quiet or the link drops (the translator outlives sessions).
+        if self._expiry is not None or self._is_closed():
+            return
+        deadline = self._translator.next_deadline()
+        if deadline is None:
+            return
+        delay = max(0.0, deadline - self._clock())
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self._emit(self._translator.expire(self._clock()))
+        self._arm_expiry()
+
     async def _run(self) -> None:
         attempt = 0
         while self._state is not LinkState.CLOSED:
@@ -533,6 +553,7 @@ class AmiClient:
                 if not data:
                     break
                 self._apply(conn, conn.session.receive(data, self._clock()))
+                self._arm_expiry()
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc}"
         except RemoteProtocolError as exc:

@@ -17,7 +17,12 @@ Rules it encodes (from Asterisk's behaviour as recorded, see ``tests/fixtures/am
 * ``OriginateResponse`` Success → ``CallAnswered``. Failure → ``CallFailed``, refined with the
   ``DialEnd`` status and the legs' ``Hangup`` causes. Asterisk does not order events from
   different channels: a failure's ``OriginateResponse`` may come before or after the legs hang
-  up, so ``CallFailed`` waits until every leg seen so far is down. On a no-answer timeout no
+  up, so ``CallFailed`` waits until every leg seen so far is down. It may even come before the
+  legs are seen at all (seen once in 379 calls on Asterisk 20): a failure with no leg seen yet
+  is held for ``LEG_GRACE_S``, for its channels' events to tell why, and then released by
+  :meth:`Translator.expire` (the adapter calls it at :meth:`Translator.next_deadline`) or by
+  the next message fed. A call whose channel was never created has nothing more to say and
+  fails then with no dial status and no cause. On a no-answer timeout no
   ``DialEnd`` is sent (``dial_status`` is ``None``). A failed Originate's ``Uniqueid`` is the
   requested ``ChannelId`` or ``<unknown>``, so the ``ActionID`` is looked at first.
 * Hangups of a call not yet answered are folded into ``CallFailed`` (or released after
@@ -63,6 +68,8 @@ from dialerd.core.events import (
 RESTART_SLACK_S = 2.0
 """How much later a boot may seem before it counts as a restart: ``Uptime`` is in whole
 seconds and the two clocks are read at slightly different moments."""
+LEG_GRACE_S = 1.0
+"""How long a failure reported before any of its channels is held for their events."""
 _CLOSED_MEMORY = 4096
 _QUEUED_MESSAGE = "Originate successfully queued"
 
@@ -161,6 +168,9 @@ class Translator:
         self.ids = ids
         self.names = names or DialplanNames()
         self._calls: dict[str, _Call] = {}
+        # Failures reported before any of their legs, and until when they wait for them.
+        self._held: dict[str, float] = {}
+        self._now = 0.0
         # Calls already closed, with whether they had been answered: late events of a
         # failed call are dropped, late hangups of an answered one still reported.
         self._closed: OrderedDict[str, bool] = OrderedDict()
@@ -197,16 +207,40 @@ class Translator:
     # --- entry points ------------------------------------------------------------------------
 
     def feed(self, message: Message, now: float) -> list[AmiEvent]:
-        """Translate one message; ``now`` is monotonic seconds (used for restart detection)."""
+        """Translate one message; ``now`` is monotonic seconds (restart detection, and how
+        long a failure reported before its channels waits for them)."""
+        self._now = max(self._now, now)
+        out = self.expire(now) if self._held else []
         name = message.get("Event")
         if name is None:
             if message.get("Response") is not None:
-                return self._on_response(message)
-            return []
+                out.extend(self._on_response(message))
+            return out
         if name == "FullyBooted":
-            return self._on_fully_booted(message, now)
+            out.extend(self._on_fully_booted(message, now))
+            return out
         handler = self._events.get(name)
-        return handler(message) if handler is not None else []
+        if handler is not None:
+            out.extend(handler(message))
+        return out
+
+    def expire(self, now: float) -> list[AmiEvent]:
+        """Release the failures whose channels did not show up within ``LEG_GRACE_S``."""
+        self._now = max(self._now, now)
+        out: list[AmiEvent] = []
+        for call_id, until in list(self._held.items()):
+            if until > self._now:
+                continue
+            del self._held[call_id]
+            state = self._calls.get(call_id)
+            if state is not None:
+                # With legs seen meanwhile and still up, their hangups release it.
+                out.extend(self._try_fail(call_id, state))
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`expire` next has something to release, if ever."""
+        return min(self._held.values(), default=None)
 
     def snapshot(self, items: Iterable[Message]) -> ChannelsSnapshot:
         """Build the resync fact from ``CoreShowChannel`` list items.
@@ -230,7 +264,8 @@ class Translator:
             bridge_id = item.get("BridgeId")
             if bridge_id:
                 self._bridges.setdefault(bridge_id, set()).add(ref)
-        for call_id in [c for c in self._calls if c not in calls]:
+        # A failure held for its channels is kept: it is released when its time is up.
+        for call_id in [c for c in self._calls if c not in calls and c not in self._held]:
             del self._calls[call_id]
         return ChannelsSnapshot(
             self.server, frozenset(uniqueids), frozenset(calls), frozenset(agents)
@@ -255,6 +290,7 @@ class Translator:
 
     def _close(self, call_id: str, *, answered: bool) -> None:
         self._calls.pop(call_id, None)
+        self._held.pop(call_id, None)
         self._closed[call_id] = answered
         if len(self._closed) > _CLOSED_MEMORY:
             self._closed.popitem(last=False)
@@ -304,6 +340,8 @@ class Translator:
     def _try_fail(self, call_id: str, state: _Call) -> list[AmiEvent]:
         if state.failure_reason is None or state.live:
             return []
+        if not state.causes and call_id in self._held:
+            return []  # no leg seen yet: wait for them (or for ``expire``)
         causes = state.causes
         cause = causes.get(Leg.CUSTOMER) or causes.get(Leg.PEER)
         if cause is None and causes:
@@ -352,6 +390,8 @@ class Translator:
         if state is None or state.answered:
             return []
         state.failure_reason = reason
+        if not state.live and not state.causes:
+            self._held[owner] = self._now + LEG_GRACE_S
         return self._try_fail(owner, state)
 
     def _seen(self, ref: LegRef | None) -> None:
@@ -530,6 +570,7 @@ class Translator:
         if not restarted:
             return []
         self._calls.clear()
+        self._held.clear()
         self._bridges.clear()
         self._agents.clear()
         return [AsteriskRestarted(self.server, uptime)]

@@ -215,6 +215,18 @@ async def test_originate_reports_the_call_through_events(
     assert seen[-1] == CallFailed("ast1", C2, 5, "BUSY", 17)
 
 
+async def test_a_failure_with_no_channel_is_reported_after_the_grace(
+    sim: SimAsterisk, make_client: Callable[..., AmiClient]
+) -> None:
+    """A channel Asterisk cannot create fails with no channel events at all: the client
+    still reports it, once the translator stops waiting for them, with nothing else fed."""
+    client = make_client(sim.port)
+    events = await _started(client)
+    await client.originate_call(Dial(C, "Bogus/5550001", context="lab-answered"))
+    seen = await _until(events, _is(CallFailed))
+    assert seen == [CallQueued("ast1", C), CallFailed("ast1", C, 0, None, None)]
+
+
 async def test_async_is_forced_on_every_originate(
     sim: SimAsterisk, make_client: Callable[..., AmiClient]
 ) -> None:

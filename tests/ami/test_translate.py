@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialerd.ami.codec import BANNER_PREFIX, Decoder, Message
-from dialerd.ami.translate import ContractIds, DialplanNames, LegRef, Translator
+from dialerd.ami.translate import LEG_GRACE_S, ContractIds, DialplanNames, LegRef, Translator
 from dialerd.core.events import (
     AgentConnected,
     AgentSessionFailed,
@@ -321,8 +321,9 @@ def test_failure_waits_for_the_legs_and_takes_the_telling_cause() -> None:
     assert late == []
 
 
-def test_failure_without_any_channel_of_ours_is_reported_at_once() -> None:
-    """A failed Originate whose Uniqueid is ``<unknown>`` is matched by its ActionID."""
+def test_failure_without_any_channel_of_ours_is_reported_after_the_grace() -> None:
+    """A failed Originate whose Uniqueid is ``<unknown>`` is matched by its ActionID; with
+    no channel seen it waits ``LEG_GRACE_S`` for one, then fails with no status or cause."""
     tr = _contract_translator()
     events = _feed(
         tr,
@@ -334,8 +335,33 @@ def test_failure_without_any_channel_of_ours_is_reported_at_once() -> None:
             Uniqueid="<unknown>",
             Channel="PJSIP/15551234567@trunk",
         ),
+        now=100.0,
     )
-    assert events == [CallFailed(SRV, C, 0, None, None)]
+    assert events == []
+    assert tr.next_deadline() == 100.0 + LEG_GRACE_S
+    assert tr.expire(100.0 + LEG_GRACE_S / 2) == []
+    assert tr.expire(100.0 + LEG_GRACE_S) == [CallFailed(SRV, C, 0, None, None)]
+    assert tr.next_deadline() is None
+    assert tr.expire(200.0) == []
+
+
+def test_a_held_failure_is_released_by_the_next_message_too() -> None:
+    """Any message fed after the grace releases the failure first, in order."""
+    tr = _contract_translator()
+    failure = _ev("OriginateResponse", ActionID=C, Response="Failure", Reason="0")
+    assert _feed(tr, failure, now=100.0) == []
+    other = "00000000000000000000000000000001"
+    later = _feed(tr, _ev("DialState", DestUniqueid=other + "-a", DialStatus="RINGING"), now=102.0)
+    assert later == [CallFailed(SRV, C, 0, None, None), CallRinging(SRV, other)]
+
+
+def test_a_held_failure_survives_a_reconnect_snapshot() -> None:
+    """The snapshot after a reconnect does not silently forget a failure still held."""
+    tr = _contract_translator()
+    assert _feed(tr, _ev("OriginateResponse", ActionID=C, Response="Failure", Reason="0")) == []
+    tr.link_lost()
+    tr.snapshot([])
+    assert tr.expire(100.0 + LEG_GRACE_S) == [CallFailed(SRV, C, 0, None, None)]
 
 
 def test_refused_originate_is_a_call_not_placed() -> None:
@@ -553,16 +579,13 @@ def test_a_reconnect_neither_repeats_an_answer_nor_loses_a_bridge() -> None:
 REAL = Path(__file__).parent.parent / "fixtures" / "asterisk-dialerd"
 
 
-def _replay_real(name: str) -> tuple[dict[str, str], list[AmiEvent]]:
-    """A ``scripts/asterisk_check.py`` recording through the production translator.
-
-    Returns the number each call dialled, by call id, and the translator's events.
-    """
+def _real_messages(name: str) -> tuple[ContractIds, dict[str, str], list[tuple[float, Message]]]:
+    """A ``scripts/asterisk_check.py`` recording: the ids its agent sessions had, the number
+    each call dialled (by call id), and the messages received with their times."""
     ids = ContractIds()
-    tr = Translator(SRV, ids)
     decoder = Decoder()
     numbers: dict[str, str] = {}
-    out: list[AmiEvent] = []
+    received: list[tuple[float, Message]] = []
     for line in (REAL / name).read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record["dir"] == "out":
@@ -580,7 +603,18 @@ def _replay_real(name: str) -> tuple[dict[str, str], list[AmiEvent]]:
             continue
         for message in decoder.feed(record["data"].encode()):
             if isinstance(message, Message):
-                out.extend(tr.feed(message, float(record["t"])))
+                received.append((float(record["t"]), message))
+    return ids, numbers, received
+
+
+def _replay_real(name: str) -> tuple[dict[str, str], list[AmiEvent]]:
+    """A ``scripts/asterisk_check.py`` recording through the production translator.
+
+    Returns the number each call dialled, by call id, and the translator's events.
+    """
+    ids, numbers, received = _real_messages(name)
+    tr = Translator(SRV, ids)
+    out = [e for t, message in received for e in tr.feed(message, t)]
     return numbers, out
 
 
@@ -596,3 +630,33 @@ def test_ringing_call_hung_up_on_real_asterisk_is_a_no_answer(name: str) -> None
         CallFailed(SRV, call, 0, "NOANSWER", 16),
     ]
     assert mine[-1].outcome is DialFailure.NO_ANSWER  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["check-asterisk-20.jsonl", "check-asterisk-22.jsonl"])
+def test_a_failure_that_overtakes_its_channels_still_tells_why(name: str) -> None:
+    """On a real Asterisk a failure's OriginateResponse once came before any of its
+    channel events. Moved there, the taken-back call still fails once, as no answer, with
+    the dial status and cause its channels give, and nothing is left waiting."""
+    ids, numbers, received = _real_messages(name)
+    call = next(c for c, number in numbers.items() if number.startswith("3"))
+
+    def is_failure(message: Message) -> bool:
+        return message.get("Event") == "OriginateResponse" and message.get("ActionID") == call
+
+    def names_call(message: Message) -> bool:
+        uids = (message.get("Uniqueid") or "", message.get("DestUniqueid") or "")
+        return any(uid.startswith(call) for uid in uids) or is_failure(message)
+
+    first = next(i for i, (_, m) in enumerate(received) if names_call(m))
+    failure = next(item for item in received if is_failure(item[1]))
+    reordered = [item for item in received if item is not failure]
+    reordered.insert(first, (received[first][0], failure[1]))
+    tr = Translator(SRV, ids)
+    events = [e for t, message in reordered for e in tr.feed(message, t)]
+    mine = [e for e in events if getattr(e, "call_id", None) == call]
+    assert mine == [
+        CallQueued(SRV, call),
+        CallRinging(SRV, call),
+        CallFailed(SRV, call, 0, "NOANSWER", 16),
+    ]
+    assert tr.next_deadline() is None
