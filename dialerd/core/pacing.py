@@ -73,7 +73,7 @@ to spend its budget.
 Abandons are rare, so a climb paced by them alone is slow: at 5 % live with 20 agents,
 theta took most of the first hour to climb from 0.01 to where it settles. Near misses
 come sooner: an answer that finds at most one agent idle is several times as common as
-an abandon (6-15 times in the benchmark), and while such answers are fewer than
+an abandon (6-17 times in the benchmark), and while such answers are fewer than
 ``near_miss_ref`` (2) times the pacer's own share of the target (the target less the
 AMD false-positive estimate), over about the last ``near_miss_answers`` (200) routed
 answers, theta climbs faster in proportion, at most ``near_miss_boost`` (3) times. The
