@@ -18,7 +18,8 @@ Rules it encodes (from Asterisk's behaviour as recorded, see ``tests/fixtures/am
   ``DialEnd`` status and the legs' ``Hangup`` causes. Asterisk does not order events from
   different channels: a failure's ``OriginateResponse`` may come before or after the legs hang
   up, so ``CallFailed`` waits until every leg seen so far is down. It may even come before the
-  legs are seen at all (seen once in 379 calls on Asterisk 20): a failure with no leg seen yet
+  legs are seen at all (a soak on Asterisk 20 stored one busy call of 379 without its status
+and cause, as that order did before this rule): a failure with no leg seen yet
   is held for ``LEG_GRACE_S``, for its channels' events to tell why, and then released by
   :meth:`Translator.expire` (the adapter calls it at :meth:`Translator.next_deadline`) or by
   the next message fed. A call whose channel was never created has nothing more to say and
