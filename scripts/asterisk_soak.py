@@ -16,6 +16,11 @@ It needs the modules ``asterisk_check.py`` loads and ``func_rand``. At the end i
 the calls by outcome and how they ended (the ``OriginateResponse`` reason, ``DialEnd``
 status and hangup cause), the abandon rate, and the calls taken back while ringing, and
 exits 0 when every call placed has ended and at least one reached an agent.
+
+With ``--record FILE`` the daemon's AMI traffic goes through a small proxy that writes
+every chunk, each way, as ``asterisk_check.py --record`` does (one JSON object per line:
+``t`` seconds since the connection opened, ``dir`` ``in`` or ``out``, ``data``), so that
+the order Asterisk sent a call's events in can be read afterwards.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import shlex
 import sqlite3
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -115,6 +122,35 @@ def by_outcome(rows: list[tuple[str, int | None, str | None, int | None, int]]) 
     return total
 
 
+class Recorder:
+    """A TCP proxy in front of Asterisk's AMI port that keeps every chunk, each way."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.chunks: list[dict[str, object]] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Pipe one client connection to Asterisk and back."""
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        opened = time.monotonic()
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, way: str) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    t = round(time.monotonic() - opened, 3)
+                    self.chunks.append({"t": t, "dir": way, "data": data.decode()})
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(up_reader, writer, "in"), pipe(reader, up_writer, "out"))
+
+    def write(self, path: Path) -> None:
+        """The recording, with the lab's secret masked as ``asterisk_check.py`` masks it."""
+        lines = [json.dumps(c).replace(SECRET, "dialerd") for c in self.chunks]
+        path.write_text("\n".join(lines) + "\n")
+
+
 async def soak(args: argparse.Namespace, db: Path) -> None:
     """Start the Asterisk, run the daemon for ``args.minutes``, let it drain, stop."""
     async with private_asterisk(args, lab=SOAK_DIALPLAN, extra_modules=("func_rand.so",)) as port:
@@ -122,23 +158,39 @@ async def soak(args: argparse.Namespace, db: Path) -> None:
         probe.send(Action="Login", ActionID="login", Username="dialerd", Secret=SECRET)
         await probe.wait(lambda m: m.name == "FullyBooted")
         probe.writer.close()
-        config = lab_config("soak", db, port, SECRET, drain_timeout_s=90)
-        stop = asyncio.Event()
-        daemon = asyncio.create_task(app.run(config, stop=stop))
-        seconds = args.minutes * 60.0
-        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        with Progress(*columns) as progress:
-            task = progress.add_task("dialling", total=seconds)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            while (elapsed := loop.time() - started) < seconds and not daemon.done():
-                counts = by_outcome(await asyncio.to_thread(ended, db))
-                text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-                progress.update(task, completed=elapsed, description=f"dialling: {text}")
-                await asyncio.wait({daemon}, timeout=2.0)
-            progress.update(task, completed=seconds, description="draining the calls in progress")
-            stop.set()
-            await daemon
+        recorder = Recorder(port) if args.record else None
+        ami_port = port
+        proxy: asyncio.Server | None = None
+        if recorder is not None:
+            proxy = await asyncio.start_server(recorder.serve, "127.0.0.1", 0)
+            ami_port = proxy.sockets[0].getsockname()[1]
+        try:
+            await dial_and_drain(args, db, ami_port)
+        finally:
+            if proxy is not None and recorder is not None:
+                proxy.close()
+                recorder.write(Path(args.record))
+
+
+async def dial_and_drain(args: argparse.Namespace, db: Path, port: int) -> None:
+    """Run the daemon against the AMI at ``port`` for ``args.minutes``, then drain."""
+    config = lab_config("soak", db, port, SECRET, drain_timeout_s=90)
+    stop = asyncio.Event()
+    daemon = asyncio.create_task(app.run(config, stop=stop))
+    seconds = args.minutes * 60.0
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task("dialling", total=seconds)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while (elapsed := loop.time() - started) < seconds and not daemon.done():
+            counts = by_outcome(await asyncio.to_thread(ended, db))
+            text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            progress.update(task, completed=elapsed, description=f"dialling: {text}")
+            await asyncio.wait({daemon}, timeout=2.0)
+        progress.update(task, completed=seconds, description="draining the calls in progress")
+        stop.set()
+        await daemon
 
 
 def taken_back(db: Path) -> tuple[int, float | None, float | None]:
@@ -190,6 +242,7 @@ def main() -> None:
         action="store_true",
         help="the campaign uses AMD (estimated at 1 %% false positives)",
     )
+    parser.add_argument("--record", help="write the daemon's AMI traffic to this JSONL file")
     args = parser.parse_args()
     if args.minutes <= 0 or args.agents < 1:
         parser.error("--minutes must be above 0 and --agents at least 1")
