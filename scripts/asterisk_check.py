@@ -402,6 +402,14 @@ async def checks(ami: Ami, report: Callable[[str, bool, str], None]) -> None:
     report("event filter", not extra, f"events received: {', '.join(sorted(names))}")
 
 
+def write_recording(path: Path, chunks: Sequence[dict[str, object]]) -> None:
+    """AMI chunks as JSON lines (``t``, ``dir``, ``data``), the format of the recordings in
+    ``tests/fixtures/asterisk-dialerd/``. The lab's secret is masked: it is random anyway,
+    and a recording shows no real one."""
+    lines = [json.dumps(c).replace(SECRET, "dialerd") for c in chunks]
+    path.write_text("\n".join(lines) + "\n")
+
+
 @contextlib.asynccontextmanager
 async def private_asterisk(
     args: argparse.Namespace, *, lab: str = LAB_DIALPLAN, extra_modules: Sequence[str] = ()
@@ -460,9 +468,7 @@ async def run(args: argparse.Namespace) -> int:
             await ami.wait(lambda m: m.name == "FullyBooted")
             await checks(ami, report)
             if args.record:
-                # The recording shows the real secret nowhere: the check's is random anyway.
-                lines = [json.dumps(c).replace(SECRET, "dialerd") for c in ami.chunks]
-                Path(args.record).write_text("\n".join(lines) + "\n")
+                write_recording(Path(args.record), ami.chunks)
         except TimeoutError:
             seen = ami.messages[-8:] if ami is not None else []
             last = [f"{m.name} {m.get('UserEvent') or m.get('Message') or ''}" for m in seen]

@@ -29,13 +29,13 @@ import argparse
 import asyncio
 import contextlib
 import io
-import json
 import shlex
 import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from rich.console import Console
@@ -45,7 +45,13 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from asterisk_check import SECRET, add_asterisk_arguments, connect, private_asterisk
+from asterisk_check import (
+    SECRET,
+    add_asterisk_arguments,
+    connect,
+    private_asterisk,
+    write_recording,
+)
 
 from dialerd import app, cli, log
 from dialerd.demo import lab_config
@@ -145,10 +151,21 @@ class Recorder:
 
         await asyncio.gather(pipe(up_reader, writer, "in"), pipe(reader, up_writer, "out"))
 
-    def write(self, path: Path) -> None:
-        """The recording, with the lab's secret masked as ``asterisk_check.py`` masks it."""
-        lines = [json.dumps(c).replace(SECRET, "dialerd") for c in self.chunks]
-        path.write_text("\n".join(lines) + "\n")
+
+@contextlib.asynccontextmanager
+async def recorded(port: int, record: str | None) -> AsyncIterator[int]:
+    """The AMI port the daemon should use: ``port`` itself, or with ``record`` a recording
+    proxy's, whose traffic is written there at the end."""
+    if record is None:
+        yield port
+        return
+    recorder = Recorder(port)
+    proxy = await asyncio.start_server(recorder.serve, "127.0.0.1", 0)
+    try:
+        yield int(proxy.sockets[0].getsockname()[1])
+    finally:
+        proxy.close()
+        write_recording(Path(record), recorder.chunks)
 
 
 async def soak(args: argparse.Namespace, db: Path) -> None:
@@ -158,18 +175,8 @@ async def soak(args: argparse.Namespace, db: Path) -> None:
         probe.send(Action="Login", ActionID="login", Username="dialerd", Secret=SECRET)
         await probe.wait(lambda m: m.name == "FullyBooted")
         probe.writer.close()
-        recorder = Recorder(port) if args.record else None
-        ami_port = port
-        proxy: asyncio.Server | None = None
-        if recorder is not None:
-            proxy = await asyncio.start_server(recorder.serve, "127.0.0.1", 0)
-            ami_port = proxy.sockets[0].getsockname()[1]
-        try:
+        async with recorded(port, args.record) as ami_port:
             await dial_and_drain(args, db, ami_port)
-        finally:
-            if proxy is not None and recorder is not None:
-                proxy.close()
-                recorder.write(Path(args.record))
 
 
 async def dial_and_drain(args: argparse.Namespace, db: Path, port: int) -> None:
