@@ -32,6 +32,7 @@ from dialerd.core.model import (
     ContactStatus,
     DedupeKey,
     ScheduleException,
+    campaign_warnings,
 )
 from dialerd.errors import DialerdError, UsageError
 from dialerd.importing import ImportOptions, import_contacts, upload_dnc
@@ -357,6 +358,12 @@ def _contact_dict(c: Any) -> dict[str, Any]:
     }
 
 
+def _warn(warnings: Sequence[str]) -> None:
+    # On stderr, so that a --json answer on stdout stays one document.
+    for text in warnings:
+        print(f"dialerd: warning: {text}", file=sys.stderr)
+
+
 async def _campaign_cmd(args: argparse.Namespace, ctx: Context) -> int:
     store = ctx.store
     match args.action:
@@ -365,6 +372,7 @@ async def _campaign_cmd(args: argparse.Namespace, ctx: Context) -> int:
                 store, args.name, _settings_changes(args), ctx.config.limits
             )
             _print(ctx, admin.campaign_summary(c))
+            _warn(campaign_warnings(c.settings))
         case "list":
             rows = [admin.campaign_summary(c) for c in await store.list_campaigns()]
             _print(ctx, rows, ["id", "name", "state", "dial_mode", "max_attempts", "timezone"])
@@ -383,6 +391,7 @@ async def _campaign_cmd(args: argparse.Namespace, ctx: Context) -> int:
         case "edit":
             c = await admin.edit_campaign(store, args.campaign, _settings_changes(args))
             _print(ctx, admin.campaign_summary(c))
+            _warn(campaign_warnings(c.settings))
         case "activate" | "deactivate" | "start" | "pause" | "stop":
             c = await admin.change_state(store, args.campaign, args.action)
             _print(ctx, {"id": c.id, "name": c.name, "state": c.state.value})

@@ -56,6 +56,7 @@ from dialerd.core.model import (
     Campaign,
     CampaignState,
     DialMode,
+    amd_outspends_target,
     parse_local_hours,
     parse_retry_rules,
 )
@@ -238,11 +239,7 @@ class Service:
             await self.feed(StartCampaign(setup))
             started.append(campaign.id)
             log.info("campaign_started", campaign=campaign.id, mode=setup.mode.value)
-            if (
-                setup.mode is DialMode.PREDICTIVE
-                and setup.amd
-                and setup.amd_false_positive_rate >= setup.abandon_target
-            ):
+            if amd_outspends_target(campaign.settings):
                 # Never claim compliance it cannot have: every false positive is an
                 # abandoned call whatever the pacing.
                 log.warning(

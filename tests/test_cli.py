@@ -78,6 +78,27 @@ def test_errors_are_one_line_with_status_1_and_change_nothing(
     assert dump(db_path) == before
 
 
+def test_predictive_amd_whose_false_positives_reach_the_target_is_warned_of(cli: Cli) -> None:
+    """AMD's default false-positive estimate (5 %) is over a 3 % target: the campaign is
+    saved, and the user is told on stderr that it will dial progressively; a measured
+    estimate under the target, or another mode, is not warned of."""
+    code, out, err = cli(
+        "--json", "campaign", "create", "a", "--dial-mode", "predictive", "--amd-enabled", "true"
+    )
+    assert code == 0
+    assert json.loads(out)["amd_false_positive_rate"] == 0.05
+    assert err.startswith("dialerd: warning: amd_false_positive_rate 0.05 is at or above")
+    assert "dial progressively" in err
+    code, _, err = cli("campaign", "edit", "a", "--amd-false-positive-rate", "0.01")
+    assert (code, err) == (0, "")
+    code, _, err = cli("campaign", "edit", "a", "--abandon-target", "0.01")
+    assert code == 0 and "at or above abandon_target 0.01" in err
+    code, _, err = cli(
+        "campaign", "create", "b", "--dial-mode", "progressive", "--amd-enabled", "true"
+    )
+    assert (code, err) == (0, "")
+
+
 def test_schedule_commands(cli: Cli) -> None:
     """Hours, exceptions, windows and holidays are set and shown per campaign."""
     cli("campaign", "create", "c", "--holiday-country", "JP")

@@ -198,6 +198,30 @@ def validate_campaign(s: CampaignSettings) -> None:
         raise UsageError("responsible: must be at most 100 characters")
 
 
+def amd_outspends_target(s: CampaignSettings) -> bool:
+    """Whether AMD's false positives alone reach the abandon target of a predictive
+    campaign: each is an abandoned call, so no pacing can comply and it dials
+    progressively."""
+    return (
+        s.dial_mode is DialMode.PREDICTIVE
+        and s.amd_enabled
+        and s.amd_false_positive_rate >= s.abandon_target
+    )
+
+
+def campaign_warnings(s: CampaignSettings) -> list[str]:
+    """Settings that are valid but will not do what a user likely wants."""
+    warnings = []
+    if amd_outspends_target(s):
+        warnings.append(
+            f"amd_false_positive_rate {s.amd_false_positive_rate:g} is at or above"
+            f" abandon_target {s.abandon_target:g}: AMD's false positives alone use up the"
+            " abandon budget, so this predictive campaign will dial progressively;"
+            " measure your AMD and set its false-positive rate (docs/pacing.md, AMD)"
+        )
+    return warnings
+
+
 def parse_local_hours(text: str) -> tuple[dt.time, dt.time] | None:
     """``HH:MM-HH:MM`` as (start, end); an end of 24:00 is midnight; None if malformed."""
     m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", text.strip())
