@@ -31,9 +31,11 @@ At a decision the pacer estimates
   placed: 1 for a human, ``machine_weight`` (0.5) for a machine that reaches an agent
   (without AMD an agent spends a few seconds dismissing it), 0 otherwise. Who answered
   is learned from the agents' verdicts on connected calls; an abandoned answer counts
-  as what it is estimated to be (below). q is kept from the recently resolved attempts
-  (15 minutes and at least 400 attempts), so a change of answer rate during the day
-  shows within minutes;
+  as what it is estimated to be (below). An answer counts fully from when it is routed
+  and the verdict (a person's comes minutes later, with the agent's result) or the
+  abandon then sets its weight: left out until then, the people still talking would be
+  missing from q. q is kept from the recently resolved attempts (15 minutes and at
+  least 400 attempts), so a change of answer rate during the day shows within minutes;
 - A = idle agents + sum over busy agents of p(activity, elapsed), the probability that
   an agent who has spent ``elapsed`` seconds in talk (or wrap) is free within
   ``horizon_s`` (15 s). p is learned from the last 1000 (talk, wrap) pairs; calls still
@@ -425,6 +427,17 @@ class Estimate:
     var_a: list[float]
 
 
+class Sample:
+    """One sample of a sliding window: when, its bin (-1 once it has left), its weight."""
+
+    __slots__ = ("at", "bin", "weight")
+
+    def __init__(self, at: float, b: int, weight: float) -> None:
+        self.at = at
+        self.bin = b
+        self.weight = weight
+
+
 class _BinnedWindow:
     """Counts and weights per bin over a sliding window of samples.
 
@@ -439,22 +452,35 @@ class _BinnedWindow:
         self.counts = [0] * nbins
         self.weights = [0.0] * nbins
         self.weight = 0.0
-        self._recent: deque[tuple[float, int, float]] = deque()
+        self._recent: deque[Sample] = deque()
 
     def __len__(self) -> int:
         return len(self._recent)
 
-    def add(self, at: float, b: int, weight: float) -> None:
-        """Count a sample of bin ``b`` at time ``at``; forget what left the window."""
-        self._recent.append((at, b, weight))
+    def add(self, at: float, b: int, weight: float) -> Sample:
+        """Count a sample of bin ``b`` at time ``at``; forget what left the window.
+
+        Returns the sample, for ``reweigh``."""
+        sample = Sample(at, b, weight)
+        self._recent.append(sample)
         self.counts[b] += 1
         self.weights[b] += weight
         self.weight += weight
-        while len(self._recent) > self.min_kept and self._recent[0][0] < at - self.window_s:
-            _, old, was = self._recent.popleft()
-            self.counts[old] -= 1
-            self.weights[old] -= was
-            self.weight -= was
+        while len(self._recent) > self.min_kept and self._recent[0].at < at - self.window_s:
+            old = self._recent.popleft()
+            self.counts[old.bin] -= 1
+            self.weights[old.bin] -= old.weight
+            self.weight -= old.weight
+            old.bin = -1
+        return sample
+
+    def reweigh(self, sample: Sample, weight: float) -> None:
+        """Give a sample still in the window another weight (none once it has left)."""
+        if sample.bin < 0:
+            return
+        self.weights[sample.bin] += weight - sample.weight
+        self.weight += weight - sample.weight
+        sample.weight = weight
 
 
 class AnswerModel:
@@ -488,10 +514,17 @@ class AnswerModel:
         """The summed weight of the attempts in the window."""
         return self._window.weight
 
-    def add(self, at: float, age: float, live: float) -> None:
-        """Record an attempt that resolved ``age`` s after it was placed."""
-        self._window.add(at, min(self._nbins - 1, int(age / self.BIN_S)), live)
+    def add(self, at: float, age: float, live: float) -> Sample:
+        """Record an attempt that resolved ``age`` s after it was placed.
+
+        Returns it, for ``reweigh``."""
         self._adds += 1
+        return self._window.add(at, min(self._nbins - 1, int(age / self.BIN_S)), live)
+
+    def reweigh(self, attempt: Sample, live: float) -> None:
+        """Change what an attempt recorded earlier weighs (once its caller is known)."""
+        self._adds += 1
+        self._window.reweigh(attempt, live)
 
     def q(self, age: float) -> float:
         """q for the first horizon of a call not resolved ``age`` s after it was placed."""
@@ -899,6 +932,10 @@ class PredictiveConfig:
     hit_min_attempts: int = 400
     amd_false_positive_rate: float = 0.0
     count_machines: bool = False  # q counts routed machines fully, like humans
+    # A routed answer counts fully in q at once, its verdict or abandon setting its
+    # weight later (False: it enters q only then, which left out the people still
+    # talking; kept to measure the difference, docs/pacing.md).
+    provisional_answers: bool = True
     # Without AMD an abandoned answer counts as the share of people agents found on
     # connected answers of the same ring time (HumanShare); False: as a person.
     estimate_unknown_callers: bool = True
@@ -1013,6 +1050,7 @@ class PredictivePacer:
         self._ringing: dict[int, float] = {}  # call -> when it started ringing
         self._cancels: list[int] = []
         self._routed: dict[int, tuple[float, float]] = {}
+        self._answer_of: dict[int, Sample] = {}  # routed call -> its attempt in q
         self._agents: dict[int, tuple[AgentActivity, float]] = {}
         self._talk_len: dict[int, float] = {}
         # Agents on an answer that may be a machine: the share of people at its ring time.
@@ -1158,6 +1196,8 @@ class PredictivePacer:
                 elif outcome is CallOutcome.ROUTED and not self.config.count_machines:
                     # Whether a human answered is known once an agent hears the call.
                     self._routed[call_id] = (at, at - placed)
+                    if self.config.provisional_answers:
+                        self._answer_of[call_id] = self.answers.add(at, at - placed, 1.0)
                 else:
                     routed = outcome is CallOutcome.ROUTED
                     self.answers.add(at, at - placed, 1.0 if routed else 0.0)
@@ -1170,7 +1210,7 @@ class PredictivePacer:
                 pending = self._routed.pop(call_id, None)
                 if pending is not None:
                     weight = 1.0 if human else self.config.machine_weight
-                    self.answers.add(pending[0], pending[1], weight)
+                    self._answered(call_id, pending, weight)
                     self.share.verdict(pending[0], pending[1], human)
                 self._answered_connected += 1
                 if human:
@@ -1189,12 +1229,19 @@ class PredictivePacer:
                         waiting = (age for _, age in self._routed.values())
                         weight = self.share.weight(pending[1], waiting)
                     demand = weight + (1 - weight) * self.config.machine_weight
-                    self.answers.add(pending[0], pending[1], demand)
+                    self._answered(call_id, pending, demand)
                 self.last_abandon_counted = weight
                 if weight > 0:
                     self._count(at, weight, weight, weight * (1 - weight))
             case AgentChanged(agent_id, at, activity, call_id):
                 self._agent_changed(agent_id, at, activity, call_id)
+
+    def _answered(self, call_id: int, pending: tuple[float, float], demand: float) -> None:
+        attempt = self._answer_of.pop(call_id, None)
+        if attempt is None:
+            self.answers.add(pending[0], pending[1], demand)
+        elif demand != attempt.weight:
+            self.answers.reweigh(attempt, demand)
 
     def _agent_changed(
         self, agent_id: int, at: float, activity: AgentActivity, call_id: int | None

@@ -155,6 +155,38 @@ def test_answer_model_forgets_old_attempts_beyond_the_minimum() -> None:
     assert model.live_weight == 0.0
 
 
+def test_answer_model_reweighs_an_attempt_only_while_it_is_in_the_window() -> None:
+    """An attempt's weight can change while it is kept; once it has left, nothing moves."""
+    model = AnswerModel((math.inf,), window_s=10.0, min_attempts=1)
+    first = model.add(0.0, 1.0, 1.0)
+    model.reweigh(first, 0.5)
+    assert model.live_weight == 0.5
+    model.add(20.0, 1.0, 1.0)
+    model.reweigh(first, 0.0)
+    assert (len(model), model.live_weight) == (1, 1.0)
+
+
+def test_an_answer_counts_in_q_from_when_it_is_routed() -> None:
+    """A routed answer needs an agent at once, though who answered is known only with the
+    agent's verdict, minutes later for a person: until then it counts fully, and the
+    verdict or the abandon then sets its weight. Left out until its verdict, the people
+    still talking would be missing from q (a third of the answers 15 minutes into a
+    10-agent shift), and the pacer would over-dial."""
+    pacer = PredictivePacer(PredictiveConfig(machine_weight=0.5))
+    for i in range(4):
+        pacer.observe(CallPlaced(i, 0.0))
+    pacer.observe(CallResolved(0, 20.0, CallOutcome.NO_ANSWER))
+    for i in (1, 2, 3):
+        pacer.observe(CallResolved(i, 8.0, CallOutcome.ROUTED))
+    assert (len(pacer.answers), pacer.answers.live_weight) == (4, 3.0)
+    pacer.observe(CallConnected(1, 8.0, False))
+    pacer.observe(CallConnected(2, 8.0, True))
+    assert pacer.answers.live_weight == 2.5
+    # Nobody heard who answered: few verdicts yet, so it counts as a person.
+    pacer.observe(CallAbandoned(3, 10.0, None))
+    assert (len(pacer.answers), pacer.answers.live_weight) == (4, 2.5)
+
+
 def test_busy_model_probability_from_talk_and_wrap_pairs() -> None:
     """P(free within h | talking for e) uses the calls that lasted longer than e."""
     model = BusyModel((15.0,), min_tail=1)
