@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
-import sys
-from pathlib import Path
-from types import ModuleType
 
 from dialerd.core.pacing import PredictiveConfig, PredictivePacer, ProgressivePacer
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
+from tests.scripts_support import ROOT, import_script, run_script
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "config/scenarios/small-budget/n6-live20-t1.toml"
 
 
 def census(*args: str) -> subprocess.CompletedProcess[str]:
     """The script's run from the repository root."""
-    return subprocess.run(
-        [sys.executable, "scripts/bench_pacing_exceedance.py", "--workers", "1", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_script("bench_pacing_exceedance", *args)
 
 
 def test_the_census_reports_each_seeds_shift_as_the_simulator_ends_it() -> None:
@@ -61,18 +50,9 @@ def test_a_pattern_matching_nothing_is_refused() -> None:
     assert "no scenario matches config/scenarios/no-such/*.toml" in done.stderr
 
 
-def _script(name: str) -> ModuleType:
-    """A script of ``scripts/`` imported as the scripts import each other."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-
-
 def test_the_window_at_a_days_end_holds_the_days_the_regime_counts() -> None:
     """Over 30 days every earlier shift is in the window; over 24 hours only the day's."""
-    census_module = _script("bench_pacing_exceedance")
+    census_module = import_script("bench_pacing_exceedance")
     shift = census_module.Shift
 
     def day(abandoned: int, live: int) -> object:
@@ -86,7 +66,7 @@ def test_the_window_at_a_days_end_holds_the_days_the_regime_counts() -> None:
 def test_a_later_day_starts_from_the_earlier_days_stored_answers() -> None:
     """Day 1 is the seed's own shift, unchanged by the days after it; day 2 runs another
     lead file, and its window still holds what day 1 counted."""
-    census_module = _script("bench_pacing_exceedance")
+    census_module = import_script("bench_pacing_exceedance")
     first, second = census_module.run_days((SCENARIO, 1, {}, 2, False))
     scenario = load_scenario(ROOT / SCENARIO)
     pacer = PredictivePacer(PredictiveConfig(abandon_target=scenario.abandon_target))

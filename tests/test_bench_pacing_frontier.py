@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,22 +11,15 @@ import pytest
 from dialerd.core.pacing import CallAbandoned, PacingFact, PacingView, PredictivePacer
 from dialerd.sim.engine_sim import simulate_engine
 from dialerd.sim.scenario import load_scenario
+from tests.scripts_support import ROOT, import_script
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "config/scenarios/us-n10-live10-t3.toml"
 
 
 @pytest.fixture(scope="module")
 def scripts() -> tuple[ModuleType, ModuleType]:
     """``bench_pacing_frontier`` and ``pacing_reference``, imported as the scripts do."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return (
-            importlib.import_module("bench_pacing_frontier"),
-            importlib.import_module("pacing_reference"),
-        )
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    return import_script("bench_pacing_frontier"), import_script("pacing_reference")
 
 
 class Shadowed:

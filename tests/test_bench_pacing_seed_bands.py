@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import subprocess
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.scripts_support import ROOT, import_script, run_script
+
 SCENARIO = "config/scenarios/robustness/n3-live20-t3.toml"
 
 
 def _script() -> ModuleType:
     """``bench_pacing_seed_bands`` imported as the scripts import each other."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return importlib.import_module("bench_pacing_seed_bands")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    return import_script("bench_pacing_seed_bands")
 
 
 def bands(*args: str) -> subprocess.CompletedProcess[str]:
     """The script's run from the repository root."""
-    return subprocess.run(
-        [sys.executable, "scripts/bench_pacing_seed_bands.py", "--workers", "1", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_script("bench_pacing_seed_bands", *args)
 
 
 def test_each_band_is_the_ratio_of_its_seeds_shifts() -> None:

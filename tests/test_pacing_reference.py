@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -13,18 +10,13 @@ import pytest
 from dialerd.core.pacing import Pacer
 from dialerd.sim.scenario import Scenario
 from dialerd.sim.vsim import SimResult
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.scripts_support import import_script
 
 
 @pytest.fixture(scope="module")
 def reference() -> ModuleType:
     """``scripts/pacing_reference.py``, imported as the scripts import it."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return importlib.import_module("pacing_reference")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    return import_script("pacing_reference")
 
 
 def fake_simulator(rate_of: Callable[[float], float]) -> Callable[..., SimResult]:
