@@ -164,10 +164,13 @@ def print_table_row(cells: Sequence[str]) -> None:
     print("| " + " | ".join(cells) + " |", flush=True)
 
 
-def analysis_parser(doc: str, set_help: str | None = None) -> argparse.ArgumentParser:
+def analysis_parser(
+    doc: str, set_help: str | None = None, seeds_default: str = "the scenario's"
+) -> argparse.ArgumentParser:
     """A pacer analysis's parser: its docstring's first line as the description, and the
-    options the analyses share: scenarios, seeds and workers, and ``--set`` where the
-    analysis changes the pacer's parameters (``set_help`` given)."""
+    options the analyses share: scenarios, seeds (``seeds_default`` says which when none
+    are given) and workers, and ``--set`` where the analysis changes the pacer's
+    parameters (``set_help`` given)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--scenarios", nargs="+", default=["config/scenarios/*.toml"])
     if set_help is not None:
@@ -179,7 +182,7 @@ def analysis_parser(doc: str, set_help: str | None = None) -> argparse.ArgumentP
             metavar="NAME=VALUE",
             help=set_help,
         )
-    parser.add_argument("--seeds", default="", help="e.g. 1-15 (default: the scenario's)")
+    parser.add_argument("--seeds", default="", help=f"e.g. 1-15 (default: {seeds_default})")
     parser.add_argument("--workers", type=int, default=2)
     return parser
 

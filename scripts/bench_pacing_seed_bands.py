@@ -61,7 +61,9 @@ def ratio_and_error(predictive: Sequence[float], tuned: Sequence[float]) -> tupl
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
-    parser = analysis_parser(__doc__, "a PredictiveConfig parameter to change (repeat for several)")
+    parser = analysis_parser(
+        __doc__, "a PredictiveConfig parameter to change (repeat for several)", "1-30"
+    )
     parser.add_argument("--band", type=int, default=5, help="seeds per band (default 5)")
     args, settings, seeds_given = parse_run_arguments(parser, argv)
     if args.band < 1:
