@@ -427,15 +427,13 @@ class Estimate:
     var_a: list[float]
 
 
+@dataclass(slots=True, eq=False)
 class Sample:
     """One sample of a sliding window: when, its bin (-1 once it has left), its weight."""
 
-    __slots__ = ("at", "bin", "weight")
-
-    def __init__(self, at: float, b: int, weight: float) -> None:
-        self.at = at
-        self.bin = b
-        self.weight = weight
+    at: float
+    bin: int
+    weight: float
 
 
 class _BinnedWindow:
