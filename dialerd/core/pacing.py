@@ -118,7 +118,11 @@ one standard deviation and half an answer, and a ring time with fewer than 20 an
 takes in the ring times up to 2 s either side, then counts the abandon as a person if
 there are still too few. This is the reasoned estimate Ofcom accepts ("answer
 machine calls put through to live operators as a proportion of connected calls"), per
-ring time; ``estimate_unknown_callers=False`` counts every one as a person. With AMD
+ring time; ``estimate_unknown_callers=False`` counts every one as a person.
+``recount_after_s`` (15 minutes) later the abandon is counted again the same way, from
+the verdicts of the half hour then: when the share of people rises during the day, the
+first count lags the rise. The new count goes to the window and to theta, and through
+``recounts()`` to the engine, which stores it. With AMD
 every human verdict
 also carries the configured false-positive estimate fp / (1 - fp) (its variance,
 fp / (1 - fp)^2, goes to the guard's reserve), and when fp alone
@@ -875,7 +879,7 @@ class RegimeWindow:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._events: deque[tuple[float, float, float, float]] = deque()
+        self._events: deque[list[float]] = deque()
         self.live = 0.0
         self.abandoned = 0.0
         self.uncertainty = 0.0
@@ -883,18 +887,33 @@ class RegimeWindow:
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
-        """Count ``live`` live answers of which ``abandoned`` were abandoned."""
-        self._events.append((at, live, abandoned, variance))
+    def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> list[float]:
+        """Count ``live`` live answers of which ``abandoned`` were abandoned.
+
+        Returns the entry, for ``recount``."""
+        entry = [at, live, abandoned, variance]
+        self._events.append(entry)
         self.live += live
         self.abandoned += abandoned
         self.uncertainty += variance
         self.expire(at)
+        return entry
+
+    def recount(self, entry: list[float], live: float, abandoned: float, variance: float) -> None:
+        """Count an entry still in the window again (nothing once it has left)."""
+        if not entry:
+            return
+        self.live += live - entry[1]
+        self.abandoned += abandoned - entry[2]
+        self.uncertainty += variance - entry[3]
+        entry[1:] = [live, abandoned, variance]
 
     def expire(self, now: float) -> None:
         """Forget what left the window."""
         while self._events and self._events[0][0] < now - self.window_s:
-            _, live, abandoned, variance = self._events.popleft()
+            entry = self._events.popleft()
+            _, live, abandoned, variance = entry
+            entry.clear()
             self.live -= live
             self.abandoned -= abandoned
             self.uncertainty -= variance
@@ -953,6 +972,8 @@ class PredictiveConfig:
     near_miss_boost: float = 3.0
     near_miss_ref: float = 2.0
     near_miss_answers: float = 200.0
+    # An abandon nobody heard is counted again this long after it (0: never).
+    recount_after_s: float = 900.0
 
     @property
     def theta_start(self) -> float:
@@ -1002,6 +1023,7 @@ class PredictiveConfig:
             "hit_min_attempts",
             "max_extra_rate",
             "max_extra_burst",
+            "recount_after_s",
         ):
             check(name, getattr(self, name) >= 0, "0 or more")
         check("min_agents", self.min_agents >= 1, "1 or more")
@@ -1061,6 +1083,11 @@ class PredictivePacer:
         # so that a restart counts the window's abandons as this run did).
         self.last_abandon_counted: float | None = None
         self._live_seen = 0.0
+        # Abandons nobody heard, to count again once the answers around them have their
+        # verdicts: (when, call, its ring time if its share was estimated, how much it
+        # counted, its window entry); and those counted again, for ``recounts``.
+        self._recounts: deque[tuple[float, int, float | None, float, list[float]]] = deque()
+        self._recounted: list[tuple[int, float]] = []
         self._near_answers = 0.0  # routed answers, decaying ...
         self._near_misses = 0.0  # ... and those that found at most one agent idle
         self._humans_connected = 0
@@ -1156,18 +1183,25 @@ class PredictivePacer:
         self._near_answers = self._near_answers * keep + 1.0
         self._near_misses = self._near_misses * keep + (1.0 if idle <= 1 else 0.0)
 
-    def _count(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> None:
-        self.window.add(at, live, abandoned, variance)
+    def _count(
+        self, at: float, live: float, abandoned: float, variance: float = 0.0
+    ) -> list[float]:
+        entry = self.window.add(at, live, abandoned, variance)
+        self._step(live, abandoned)
+        return entry
+
+    def _step(self, live: float, abandoned: float, *, recount: bool = False) -> None:
         cfg = self.config
         # Large steps while little is known, smaller ones as live answers accrue.
-        self._live_seen += live
+        if not recount:
+            self._live_seen += live
         gain = max(cfg.gain_min, cfg.gain / math.sqrt(1 + self._live_seen / cfg.gain_halving_live))
         step = live * self.internal_target - abandoned
         if step > 0 and self.fallback_reason is not None:
             # No credit for quiet spells of progressive dialing (no wind-up): theta
             # would otherwise climb while the budget guard holds and burst afterwards.
             step = 0.0
-        if step > 0:
+        if step > 0 and not recount:
             step *= self.climb_boost()
         self.logit_theta += gain * step
         self.logit_theta = min(_logit(cfg.theta_max), max(_logit(cfg.theta_min), self.logit_theta))
@@ -1229,10 +1263,36 @@ class PredictivePacer:
                     demand = weight + (1 - weight) * self.config.machine_weight
                     self._answered(call_id, pending, demand)
                 self.last_abandon_counted = weight
-                if weight > 0:
-                    self._count(at, weight, weight, weight * (1 - weight))
+                entry = self._count(at, weight, weight, weight * (1 - weight))
+                if human is None and self.config.recount_after_s > 0:
+                    estimated = pending is not None and self.config.estimate_unknown_callers
+                    ring_s = pending[1] if pending is not None and estimated else None
+                    due = at + self.config.recount_after_s
+                    self._recounts.append((due, call_id, ring_s, weight, entry))
             case AgentChanged(agent_id, at, activity, call_id):
                 self._agent_changed(agent_id, at, activity, call_id)
+
+    def _recount_due(self, now: float) -> None:
+        # An abandon nobody heard was counted from the verdicts of the half hour before
+        # it; once the answers of the minutes after it have theirs, it is counted again
+        # from the half hour around it. When the share of people rises (more people
+        # answer later in the day), the first count lags the rise.
+        while self._recounts and self._recounts[0][0] <= now:
+            _, call_id, ring_s, counted, entry = self._recounts.popleft()
+            weight = counted
+            if ring_s is not None and entry:
+                waiting = (age for _, age in self._routed.values())
+                weight = self.share.weight(ring_s, waiting)
+                if weight != counted:
+                    self.window.recount(entry, weight, weight, weight * (1 - weight))
+                    self._step(weight - counted, weight - counted, recount=True)
+            self._recounted.append((call_id, weight))
+
+    def recounts(self) -> list[tuple[int, float]]:
+        """Abandons nobody heard, counted again at the last decision: (call, how much it
+        now counts as a person), each given once (the engine records the new count)."""
+        done, self._recounted = self._recounted, []
+        return done
 
     def _answered(self, call_id: int, pending: tuple[float, float], demand: float) -> None:
         attempt = self._answer_of.pop(call_id, None)
@@ -1366,6 +1426,8 @@ class PredictivePacer:
             # progressive dialing in between never adds risk (whatever the fallback).
             return progressive_dials(view)
         self.window.expire(now)
+        self._recounted = []
+        self._recount_due(now)
         # Extra calls are rationed: tokens accrue with the team and time, at most a
         # second's worth (or max_extra_burst) in hand.
         per_s = cfg.max_extra_rate * view.agents_logged_in

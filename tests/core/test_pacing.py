@@ -428,6 +428,68 @@ def test_answers_still_without_a_verdict_count_as_people() -> None:
     assert pacer.window.abandoned == pytest.approx(0.5 + math.sqrt(0.25 / 40) + 0.5 / 40)
 
 
+def share_then_people(config: PredictiveConfig) -> PredictivePacer:
+    """A pacer that counted an abandon nobody heard (call 99, at 30 s, rung 22.3 s) where
+    one answer in four of that ring time was a person, then saw 120 answers of it judged
+    people, at 330 s."""
+    pacer = PredictivePacer(config)
+    for i in range(40):
+        answered(pacer, i, 22.0)
+        pacer.observe(CallConnected(i, 30.0, i % 4 == 0))
+    answered(pacer, 99, 22.3)
+    pacer.observe(CallAbandoned(99, 30.0, None))
+    for i in range(100, 220):
+        pacer.observe(CallPlaced(i, 300.0))
+        pacer.observe(CallResolved(i, 322.0, CallOutcome.ROUTED))
+        pacer.observe(CallConnected(i, 330.0, True))
+    return pacer
+
+
+def test_an_unknown_caller_is_counted_again_from_the_answers_around_it() -> None:
+    """``recount_after_s`` after an abandon nobody heard, it is counted again from the
+    verdicts of the half hour then: where people came to answer more often, the first
+    count was low. The window, theta and the engine (``recounts``) take the new count."""
+    pacer = share_then_people(PredictiveConfig(recount_after_s=900.0))
+    first = 0.25 + math.sqrt(0.25 * 0.75 / 40) + 0.5 / 40
+    assert pacer.last_abandon_counted == pytest.approx(first)
+    pacer.decide(view(idle=1), 929.0)
+    assert pacer.recounts() == []
+    assert pacer.window.abandoned == pytest.approx(first)
+    live, logit = pacer.window.live, pacer.logit_theta
+    pacer.decide(view(idle=1), 931.0)
+    share = 130 / 160
+    again = share + math.sqrt(share * (1 - share) / 160) + 0.5 / 160
+    ((call_id, counted),) = pacer.recounts()
+    assert call_id == 99
+    assert counted == pytest.approx(again)
+    assert pacer.recounts() == []  # given once
+    assert pacer.window.abandoned == pytest.approx(again)
+    assert pacer.window.uncertainty == pytest.approx(again * (1 - again))
+    assert pacer.window.live == pytest.approx(live + again - first)
+    # An abandon's step down, for the part counted anew (gain 1).
+    assert pacer.logit_theta == pytest.approx(logit - (again - first) * (1 - 0.9 * 0.03))
+
+
+def test_no_recount_when_it_is_off() -> None:
+    """With ``recount_after_s`` 0 an abandon keeps its first count."""
+    pacer = share_then_people(PredictiveConfig(recount_after_s=0.0))
+    first = pacer.last_abandon_counted
+    pacer.decide(view(idle=1), 931.0)
+    assert pacer.recounts() == []
+    assert pacer.window.abandoned == pytest.approx(first)
+
+
+def test_a_recount_after_the_abandon_left_the_window_changes_nothing() -> None:
+    """An abandon already out of the regime window is not counted again (nothing to
+    correct), and the engine is told it keeps its count."""
+    pacer = share_then_people(PredictiveConfig(recount_after_s=900.0, window_s=600.0))
+    first = pacer.last_abandon_counted
+    assert first is not None
+    pacer.decide(view(idle=1), 931.0)
+    assert pacer.recounts() == [(99, first)]
+    assert pacer.window.abandoned == 0.0
+
+
 def test_an_unknown_caller_counts_as_a_person_where_answers_are_few() -> None:
     """At a ring time with fewer than 20 answers, or with the estimate off, an abandoned
     answer of unknown caller counts as a person."""
@@ -692,6 +754,7 @@ def test_predictive_stays_within_cap_and_never_below_progressive(
         ({"near_miss_boost": 0.5}, "near_miss_boost"),
         ({"near_miss_ref": 0.0}, "near_miss_ref"),
         ({"near_miss_answers": 0.5}, "near_miss_answers"),
+        ({"recount_after_s": -1.0}, "recount_after_s"),
     ],
 )
 def test_a_parameter_out_of_range_is_refused_by_name(changes: dict[str, float], named: str) -> None:
