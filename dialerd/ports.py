@@ -395,6 +395,10 @@ class Store(Protocol):
         """Close a call and schedule (or finish) its contact, in one transaction."""
         ...
 
+    async def recount_abandon(self, call_id: str, counted_human: float) -> None:
+        """Store how much an abandoned call nobody heard now counts as a person."""
+        ...
+
     async def record_refusal(
         self,
         campaign_id: int,

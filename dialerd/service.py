@@ -393,6 +393,8 @@ class Service:
                 log.info(
                     "call_ended", call=c.call_id, campaign=c.campaign_id, outcome=c.outcome.value
                 )
+            case cmd.RecountAbandon(call_id, counted):
+                await self.store.recount_abandon(call_id, counted)
             case cmd.RecordRefusal():
                 await self.store.record_refusal(
                     c.campaign_id,

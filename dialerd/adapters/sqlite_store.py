@@ -1169,6 +1169,14 @@ class SqliteStore:
                 ),
             )
 
+    async def recount_abandon(self, call_id: str, counted_human: float) -> None:
+        """Store how much an abandoned call nobody heard now counts as a person."""
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE calls SET counted_human = ? WHERE id = ? AND outcome = 'abandoned'",
+                (counted_human, call_id),
+            )
+
     async def record_refusal(
         self,
         campaign_id: int,

@@ -109,6 +109,15 @@ class RecordOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class RecountAbandon:
+    """The predictive pacer counted an abandon nobody heard again: store its new count
+    (how much it counts as a person), so that a restart counts it the same way."""
+
+    call_id: str
+    counted_human: float
+
+
+@dataclass(frozen=True, slots=True)
 class RecordRefusal:
     """The gate refused a claimed contact: release it, finished or due again at ``retry_at``."""
 
@@ -161,6 +170,7 @@ Command = (
     | CallAgentPhone
     | HangupAgentPhone
     | RecordOutcome
+    | RecountAbandon
     | RecordRefusal
     | RecordDisposition
     | OfferPreview

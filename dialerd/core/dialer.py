@@ -344,6 +344,8 @@ class _Campaign:
     claims_pending: int = 0
     idle_until_wall: dt.datetime | None = None
     open_until_wall: dt.datetime | None = None  # the calendar was open; look again then
+    # Abandons nobody heard that the pacer will count again: its call id -> ours.
+    recount_ids: dict[int, str] = field(default_factory=dict)
 
 
 # Progress of a call that changes nothing the pacer sees (it stays a call in flight);
@@ -785,6 +787,15 @@ class Dialer:
             cancels = campaign.pacer.cancels()
             if cancels:
                 self._cancel_ringing(frozenset(cancels), now, out)
+            if isinstance(campaign.pacer, PredictivePacer):
+                for seq, counted in campaign.pacer.recounts():
+                    call_id = campaign.recount_ids.pop(seq, None)
+                    if call_id is None:
+                        continue
+                    call = self.calls.get(call_id)
+                    if call is not None:  # not ended yet: its outcome will carry the count
+                        call.counted_human = counted
+                    out.append(cmd.RecountAbandon(call_id, counted))
             if wanted > 0:
                 campaign.claims_pending = wanted
                 out.append(cmd.ClaimContacts(s.campaign_id, wanted))
@@ -1096,6 +1107,8 @@ class Dialer:
         self._pacing(call.campaign_id, CallAbandoned(call.number_seq, now, human))
         if human is None and campaign is not None and isinstance(campaign.pacer, PredictivePacer):
             call.counted_human = campaign.pacer.last_abandon_counted
+            if campaign.pacer.config.recount_after_s > 0:
+                campaign.recount_ids[call.number_seq] = call.call_id
 
     def _failed(
         self, item: ev.CallFailed, now: float, wall: dt.datetime, out: list[cmd.Command]

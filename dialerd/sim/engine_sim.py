@@ -229,6 +229,17 @@ class _Model:
                 c, cmd.RecordOutcome | cmd.RecordDisposition
             ):
                 self.records.append(c)
+            elif self.records is not None and isinstance(c, cmd.RecountAbandon):
+                self._recount(c)
+
+    def _recount(self, c: cmd.RecountAbandon) -> None:
+        # As the store does: the abandon's record, once written, takes the new count.
+        assert self.records is not None
+        for i in range(len(self.records) - 1, -1, -1):  # a recent one: from the end
+            record = self.records[i]
+            if isinstance(record, cmd.RecordOutcome) and record.call_id == c.call_id:
+                self.records[i] = dataclasses.replace(record, counted_human=c.counted_human)
+                return
 
     def _claim(self, count: int, now: float) -> tuple[Claimed, ...]:
         if now >= self.shift_end:

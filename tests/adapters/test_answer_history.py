@@ -118,6 +118,23 @@ async def test_an_abandon_keeps_how_much_the_pacer_counted_it(store: SqliteStore
     ]
 
 
+async def test_an_abandon_counted_again_comes_back_with_its_new_count(
+    store: SqliteStore,
+) -> None:
+    """A recount replaces an abandon's stored count; on any other call it changes nothing."""
+    ids = await campaign(store, "a")
+    await call(store, ids, "abandoned", Outcome.ABANDONED, placed=900, ended=880, counted=0.25)
+    await call(
+        store, ids, "connected", Outcome.ANSWERED_AGENT, placed=800, ended=700, connected=790
+    )
+    await store.recount_abandon("abandoned", 0.75)
+    await store.recount_abandon("connected", 0.5)
+    assert await store.answer_history(ids[0], since=SINCE) == [
+        (T - 880, "abandoned", 0.75),
+        (T - 790, "answered_agent", None),
+    ]
+
+
 async def test_a_machine_an_agent_dismissed_is_no_live_answer(store: SqliteStore) -> None:
     """A connected call whose result says a machine answered is left out, as the pacer
     left it out; one whose result says a person, or says nothing, counts."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -103,6 +104,37 @@ def test_an_abandon_nobody_heard_counts_after_a_restart_as_it_counted_before() -
     assert window(second)[1] == pytest.approx(abandon.counted_human)
     unrecorded = tuple((at, outcome, None) for at, outcome, _ in history)
     assert window(restart(unrecorded, first.wall))[1] == 1.0  # as a person, the safe side
+
+
+def test_an_abandon_counted_again_is_stored_again() -> None:
+    """When the pacer counts an abandon nobody heard again (people answered the calls of
+    that ring time since), the Dialer records the new count for that call, once, and a
+    restart counts the abandon so."""
+    pacer = PredictivePacer()
+    for i in range(40):
+        pacer.share.verdict(900.0 + i, 7.5, human=i % 5 == 0)
+    rig, outcomes = one_connected_one_abandoned(pacer)
+    (abandon,) = [o for o in outcomes if o.outcome is Outcome.ABANDONED]
+    assert abandon.counted_human is not None
+    for i in range(80):
+        pacer.share.verdict(rig.now + i, 7.5, human=True)
+    recounts: list[cmd.RecountAbandon] = []
+    for _ in range(20):
+        for out in (rig.tick(60.0), rig.do(ContactsClaimed(1, ()))):  # no more contacts
+            recounts += [c for c in out if isinstance(c, cmd.RecountAbandon)]
+    (recount,) = recounts
+    assert recount.call_id == abandon.call_id
+    assert recount.counted_human > abandon.counted_human + 0.3
+    assert rig.d.campaigns[1].recount_ids == {}
+    history = tuple(
+        sorted(
+            stored(o)
+            if o is not abandon
+            else stored(replace(o, counted_human=recount.counted_human))
+            for o in outcomes
+        )
+    )
+    assert window(restart(history, rig.wall))[1] == pytest.approx(recount.counted_human)
 
 
 def test_the_agents_verdict_is_recorded_with_the_result() -> None:
