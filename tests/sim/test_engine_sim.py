@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from dialerd.core import commands as cmd
 from dialerd.core.pacing import (
     AgentActivity,
     AgentChanged,
@@ -205,3 +206,40 @@ def test_the_predictive_pacer_takes_back_late_calls_and_every_call_resolves() ->
     assert len(set(ids)) == len(ids)  # each resolves once
     assert set(ids) <= set(placed)
     assert result.under_target
+
+
+class _Recounting(PredictivePacer):
+    """A predictive pacer that notes how it counted each abandon nobody heard, last."""
+
+    def __init__(self, config: PredictiveConfig) -> None:
+        super().__init__(config)
+        self.counted: dict[int, float] = {}
+        self.changed = 0
+
+    def observe(self, fact: PacingFact) -> None:
+        super().observe(fact)
+        if isinstance(fact, CallAbandoned) and fact.human is None:
+            assert self.last_abandon_counted is not None
+            self.counted[fact.call_id] = self.last_abandon_counted
+
+    def recounts(self) -> list[tuple[int, float]]:
+        done = super().recounts()
+        for call_id, counted in done:
+            self.changed += counted != self.counted[call_id]
+            self.counted[call_id] = counted
+        return done
+
+
+def test_the_records_keep_an_abandons_last_count() -> None:
+    """An abandon counted again is recorded with its new count, as the store keeps it (the
+    second-day benchmark reads the records)."""
+    pacer = _Recounting(PredictiveConfig(abandon_target=0.03, recount_after_s=300.0))
+    records: list[cmd.RecordOutcome | cmd.RecordDisposition] = []
+    simulate_engine(dataclasses.replace(SHORT, agents=20), pacer, 1, records=records)
+    stored = sorted(
+        r.counted_human
+        for r in records
+        if isinstance(r, cmd.RecordOutcome) and r.counted_human is not None
+    )
+    assert pacer.changed > 0
+    assert stored == sorted(pacer.counted.values())
