@@ -395,6 +395,7 @@ class Service:
                 )
             case cmd.RecountAbandon(call_id, counted):
                 await self.store.recount_abandon(call_id, counted)
+                log.info("abandon_recounted", call=call_id, counted_as_person=round(counted, 3))
             case cmd.RecordRefusal():
                 await self.store.record_refusal(
                     c.campaign_id,

@@ -14,7 +14,7 @@ from dialerd.adapters.ami_pool import AmiPool
 from dialerd.adapters.sqlite_store import SqliteStore
 from dialerd.config import Config
 from dialerd.core import events as ev
-from dialerd.core.commands import RecordOutcome
+from dialerd.core.commands import RecordOutcome, RecountAbandon
 from dialerd.core.compliance import Outcome
 from dialerd.core.model import CampaignSettings, CampaignState, DialMode
 from dialerd.core.pacing import PredictivePacer
@@ -154,3 +154,17 @@ async def test_a_call_ending_while_the_history_is_read_is_counted_once(
     assert window(s, cid) == (3.0, 2.0)
     outcomes = {c.call_id: c.outcome for c in await store.calls_of(cid)}
     assert outcomes["left"] == "abandoned"
+
+
+async def test_a_recounted_abandon_is_stored_and_read_back_so(store: SqliteStore) -> None:
+    """The service stores an abandon's new count (the Dialer's ``RecountAbandon``), logs
+    it, and the next start counts the abandon so."""
+    cid = await running_campaign(store, DialMode.PREDICTIVE, 2)
+    await earlier_run(store, cid, [Outcome.ANSWERED_AGENT, Outcome.ABANDONED], counted=0.25)
+    with capture_logs() as logs:
+        await service(store)._run([RecountAbandon("call1", 0.75)])
+    (line,) = [e for e in logs if e["event"] == "abandon_recounted"]
+    assert (line["call"], line["counted_as_person"]) == ("call1", 0.75)
+    s = service(store)
+    assert await s.start_campaigns() == [cid]
+    assert window(s, cid) == pytest.approx((1.75, 0.75))
