@@ -870,6 +870,18 @@ class HumanShare:
         return min(1.0, w + math.sqrt(w * (1 - w) / n) + 0.5 / n)
 
 
+@dataclass(slots=True, eq=False)
+class Counted:
+    """Live answers and abandons counted at one time in a regime window (``left`` once it
+    has left the window)."""
+
+    at: float
+    live: float
+    abandoned: float
+    variance: float
+    left: bool = False
+
+
 class RegimeWindow:
     """Live answers and abandons over a sliding window (weights allow estimates).
 
@@ -879,7 +891,7 @@ class RegimeWindow:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._events: deque[list[float]] = deque()
+        self._events: deque[Counted] = deque()
         self.live = 0.0
         self.abandoned = 0.0
         self.uncertainty = 0.0
@@ -887,11 +899,11 @@ class RegimeWindow:
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> list[float]:
+    def add(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> Counted:
         """Count ``live`` live answers of which ``abandoned`` were abandoned.
 
-        Returns the entry, for ``recount``."""
-        entry = [at, live, abandoned, variance]
+        Returns what was counted, for ``recount``."""
+        entry = Counted(at, live, abandoned, variance)
         self._events.append(entry)
         self.live += live
         self.abandoned += abandoned
@@ -899,24 +911,23 @@ class RegimeWindow:
         self.expire(at)
         return entry
 
-    def recount(self, entry: list[float], live: float, abandoned: float, variance: float) -> None:
+    def recount(self, entry: Counted, live: float, abandoned: float, variance: float) -> None:
         """Count an entry still in the window again (nothing once it has left)."""
-        if not entry:
+        if entry.left:
             return
-        self.live += live - entry[1]
-        self.abandoned += abandoned - entry[2]
-        self.uncertainty += variance - entry[3]
-        entry[1:] = [live, abandoned, variance]
+        self.live += live - entry.live
+        self.abandoned += abandoned - entry.abandoned
+        self.uncertainty += variance - entry.variance
+        entry.live, entry.abandoned, entry.variance = live, abandoned, variance
 
     def expire(self, now: float) -> None:
         """Forget what left the window."""
-        while self._events and self._events[0][0] < now - self.window_s:
+        while self._events and self._events[0].at < now - self.window_s:
             entry = self._events.popleft()
-            _, live, abandoned, variance = entry
-            entry.clear()
-            self.live -= live
-            self.abandoned -= abandoned
-            self.uncertainty -= variance
+            entry.left = True
+            self.live -= entry.live
+            self.abandoned -= entry.abandoned
+            self.uncertainty -= entry.variance
 
 
 @dataclass(frozen=True, slots=True)
@@ -1086,7 +1097,7 @@ class PredictivePacer:
         # Abandons nobody heard, to count again once the answers around them have their
         # verdicts: (when, call, its ring time if its share was estimated, how much it
         # counted, its window entry); and those counted again, for ``recounts``.
-        self._recounts: deque[tuple[float, int, float | None, float, list[float]]] = deque()
+        self._recounts: deque[tuple[float, int, float | None, float, Counted]] = deque()
         self._recounted: list[tuple[int, float]] = []
         self._near_answers = 0.0  # routed answers, decaying ...
         self._near_misses = 0.0  # ... and those that found at most one agent idle
@@ -1183,9 +1194,7 @@ class PredictivePacer:
         self._near_answers = self._near_answers * keep + 1.0
         self._near_misses = self._near_misses * keep + (1.0 if idle <= 1 else 0.0)
 
-    def _count(
-        self, at: float, live: float, abandoned: float, variance: float = 0.0
-    ) -> list[float]:
+    def _count(self, at: float, live: float, abandoned: float, variance: float = 0.0) -> Counted:
         entry = self.window.add(at, live, abandoned, variance)
         self._step(live, abandoned)
         return entry
@@ -1280,7 +1289,7 @@ class PredictivePacer:
         while self._recounts and self._recounts[0][0] <= now:
             _, call_id, ring_s, counted, entry = self._recounts.popleft()
             weight = counted
-            if ring_s is not None and entry:
+            if ring_s is not None and not entry.left:
                 waiting = (age for _, age in self._routed.values())
                 weight = self.share.weight(ring_s, waiting)
                 if weight != counted:
