@@ -86,7 +86,7 @@ The budget guard makes the legal target a hard limit: over the regime's window, 
 pacer dials predictively only while
 ``abandons + E[(L - A)+] + reserve_calls + reserve_sd * sd <= target * (live + credit)``
 (E[(L - A)+]: the abandons the calls in flight are heading for; sd: the spread of the
-abandon count's estimated part and of those calls; credit: an opening credit of 1.5
+abandon count's estimated part and of those calls; credit: an opening credit of 2.25
 abandons' worth of live answers, repaid over three times as many); otherwise, and while
 it has too few observations or too few agents, it dials progressively, which adds no
 abandons, and the rate falls back under the target as live answers accrue. Within
@@ -949,8 +949,10 @@ class PredictiveConfig:
     theta_min: float = 0.0001
     theta_max: float = 0.95  # far from a real risk on purpose (module header)
     # Live answers credited to a new window so it can start before it has earned a
-    # budget (default: 1.5 abandons' worth); repaid linearly over three times as many.
+    # budget, repaid linearly over three times as many. None: opening_credit_abandons
+    # abandons' worth (2.25 / target live answers).
     opening_credit_live: float | None = None
+    opening_credit_abandons: float = 2.25
     reserve_calls: float = 0.5  # abandons kept in hand by the budget guard ...
     reserve_sd: float = 1.0  # ... plus this many sd of the abandons counted and coming
     min_agents: int = 2
@@ -1035,6 +1037,7 @@ class PredictiveConfig:
             "max_extra_rate",
             "max_extra_burst",
             "recount_after_s",
+            "opening_credit_abandons",
         ):
             check(name, getattr(self, name) >= 0, "0 or more")
         check("min_agents", self.min_agents >= 1, "1 or more")
@@ -1129,7 +1132,9 @@ class PredictivePacer:
         cfg = self.config
         credit = cfg.opening_credit_live
         if credit is None:
-            credit = 1.5 / cfg.abandon_target if cfg.abandon_target > 0 else 0.0
+            credit = (
+                cfg.opening_credit_abandons / cfg.abandon_target if cfg.abandon_target > 0 else 0.0
+            )
         if credit <= 0:
             return 0.0
         return credit * max(0.0, 1.0 - self.window.live / (3.0 * credit))

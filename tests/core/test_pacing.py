@@ -748,6 +748,7 @@ def test_predictive_stays_within_cap_and_never_below_progressive(
         ({"theta_min": 0.5, "theta_max": 0.4}, "theta_min"),
         ({"theta_max": 1.0}, "theta_max"),
         ({"opening_credit_live": -1.0}, "opening_credit_live"),
+        ({"opening_credit_abandons": -0.5}, "opening_credit_abandons"),
         ({"machine_weight": 1.5}, "machine_weight"),
         ({"cancel_risk": 1.0}, "cancel_risk"),
         ({"min_ring_before_cancel_s": 14.9}, "min_ring_before_cancel_s"),

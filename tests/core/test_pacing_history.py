@@ -111,19 +111,32 @@ def test_seeding_counts_as_observing_the_same_answers_would() -> None:
     history = [live(E - 500 + i) for i in range(10)] + [abandon(E - 100, None)]
     seeded.seed_history(history, NOW, WALL)
     assert counts(seeded) == counts(seen) == (11.0, 1.0, 0.0)
-    assert seeded.opening_credit() == seen.opening_credit() == pytest.approx(50 * (1 - 11 / 150))
+    assert seeded.opening_credit() == seen.opening_credit() == pytest.approx(75 * (1 - 11 / 225))
 
 
 def test_the_opening_credit_is_not_granted_again_to_a_window_with_history() -> None:
-    """A fresh window gets the full credit (50 live answers at 3 %); one restarted after 120
-    live answers gets the 10 left of it, and one after 150 or more gets none."""
-    assert PredictivePacer().opening_credit() == pytest.approx(50.0)
+    """A fresh window gets the full credit (75 live answers at 3 %, 2.25 abandons' worth);
+    one restarted after 120 live answers gets the 35 left of it, and one after 225 (three
+    times the credit) or more gets none."""
+    assert PredictivePacer().opening_credit() == pytest.approx(75.0)
     after_120 = PredictivePacer()
     after_120.seed_history([live(E - 1000 + i) for i in range(120)], NOW, WALL)
-    assert after_120.opening_credit() == pytest.approx(10.0)
-    after_150 = PredictivePacer()
-    after_150.seed_history([live(E - 1000 + i) for i in range(150)], NOW, WALL)
-    assert after_150.opening_credit() == 0.0
+    assert after_120.opening_credit() == pytest.approx(35.0)
+    after_225 = PredictivePacer()
+    after_225.seed_history([live(E - 1000 + i) for i in range(225)], NOW, WALL)
+    assert after_225.opening_credit() == 0.0
+
+
+def test_the_opening_credit_is_a_number_of_abandons_at_any_target() -> None:
+    """The default credit is the same number of abandons at 1 % as at 3 %, so three times
+    the live answers; ``opening_credit_live`` overrides it and 0 abandons means none."""
+    at_1 = PredictivePacer(PredictiveConfig(abandon_target=0.01))
+    at_3 = PredictivePacer(PredictiveConfig(abandon_target=0.03))
+    assert at_1.opening_credit() * 0.01 == pytest.approx(at_3.opening_credit() * 0.03)
+    assert at_3.opening_credit() * 0.03 == pytest.approx(2.25)
+    fixed = PredictiveConfig(opening_credit_abandons=4.0, opening_credit_live=30.0)
+    assert PredictivePacer(fixed).opening_credit() == pytest.approx(30.0)
+    assert PredictivePacer(PredictiveConfig(opening_credit_abandons=0.0)).opening_credit() == 0.0
 
 
 def test_unknown_callers_count_as_humans_until_this_run_learns_the_share() -> None:
