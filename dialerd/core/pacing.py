@@ -952,6 +952,8 @@ class PredictiveConfig:
     # budget, repaid linearly over three times as many. None: opening_credit_abandons
     # abandons' worth (2.25 / target live answers).
     opening_credit_live: float | None = None
+    # 1.5 left three standard scenarios under 0.97 of the tuned policy once ringing calls
+    # were taken back; 3 put an AMD shift over its target (docs/pacing.md).
     opening_credit_abandons: float = 2.25
     reserve_calls: float = 0.5  # abandons kept in hand by the budget guard ...
     reserve_sd: float = 1.0  # ... plus this many sd of the abandons counted and coming
