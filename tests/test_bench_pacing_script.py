@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.scripts_support import run_script
 
 
 def test_bench_pacing_reports_progress_per_scenario() -> None:
     """A standard run takes minutes and writes its table at the end: each finished
     scenario is reported on stderr meanwhile, the table alone goes to stdout."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "scripts/bench_pacing.py",
-            "--policies",
-            "predictive",
-            "--seeds",
-            "1-1",
-            "--out",
-            "-",
-            "--workers",
-            "1",
-            "--scenarios",
-            "config/scenarios/us-n10-live35-t1.toml",
-            "config/scenarios/us-n10-live35-t3.toml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    done = run_script(
+        "bench_pacing",
+        "--policies",
+        "predictive",
+        "--seeds",
+        "1-1",
+        "--out",
+        "-",
+        "--scenarios",
+        "config/scenarios/us-n10-live35-t1.toml",
+        "config/scenarios/us-n10-live35-t3.toml",
     )
+    assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert [line.split("]")[0] for line in lines] == ["[1/2", "[2/2"]
     assert all(line.endswith(" s") and " done, " in line for line in lines)
